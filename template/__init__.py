@@ -1,0 +1,1 @@
+"""Authentication: sessions, sign-in factors and their stores."""

@@ -1,0 +1,1 @@
+"""Authentication factors: each proves something about an identity."""
