@@ -1,0 +1,1 @@
+"""Tests that travel with the package and keep passing after edits."""
