@@ -1,0 +1,1 @@
+"""Outgoing email: messages rendered from editable templates, and senders."""
