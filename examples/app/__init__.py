@@ -1,0 +1,1 @@
+"""A small FastAPI app wired to an Aegistry-rendered ``auth`` package."""
