@@ -13,7 +13,7 @@ from ...authentication_session import (
     AuthenticationSession,
     AuthenticationSessionStore,
 )
-from .engines import for_reads
+from .engines import for_reads, prepare
 from .tables import authentication_sessions as table
 
 
@@ -21,7 +21,7 @@ class SQLAlchemyAuthenticationSessionStore(AuthenticationSessionStore):
     """:class:`AuthenticationSessionStore` over its own table."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+        self._engine = prepare(engine)
         self._reader = for_reads(engine)
 
     async def create(self, flow: AuthenticationSession) -> None:

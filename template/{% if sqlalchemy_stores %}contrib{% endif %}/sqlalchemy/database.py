@@ -18,6 +18,7 @@ and SQLModel's ``AutoString``: add ``import sqlmodel`` and an import of
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .engines import prepare
 from .tables import metadata
 
 __all__ = ["create_all", "metadata"]
@@ -29,5 +30,5 @@ async def create_all(engine: AsyncEngine) -> None:
     Handy for tests and prototypes; production schemas belong to
     migrations.
     """
-    async with engine.begin() as connection:
+    async with prepare(engine).begin() as connection:
         await connection.run_sync(metadata.create_all)

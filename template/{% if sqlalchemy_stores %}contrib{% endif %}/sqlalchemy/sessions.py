@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ...identity import IdentityId
 from ...session import Session, SessionStore
-from .engines import for_reads
+from .engines import for_reads, prepare
 from .tables import IP_ADDRESS_LENGTH, USER_AGENT_LENGTH, sessions
 
 _COLUMNS = (
@@ -34,7 +34,7 @@ class SQLAlchemySessionStore(SessionStore):
     """:class:`SessionStore` over the ``auth_sessions`` table."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+        self._engine = prepare(engine)
         self._reader = for_reads(engine)
 
     async def create(self, session: Session, token_hash: str) -> None:
