@@ -13,7 +13,11 @@ from datetime import datetime, timedelta
 
 from .clock import Clock
 from .crypto import TokenHasher, generate_token
-from .exceptions import SessionInvalid, SessionNotFound
+from .exceptions import (
+    ReauthenticationRequired,
+    SessionInvalid,
+    SessionNotFound,
+)
 from .identity import IdentityId
 
 SESSION_TOKEN_PREFIX = "sess"
@@ -63,6 +67,15 @@ class SessionStore(ABC):
     @abstractmethod
     async def touch(self, session_id: str, seen_at: datetime) -> None:
         """Record activity on a session."""
+
+    @abstractmethod
+    async def reauthenticate(
+        self,
+        session_id: str,
+        auth_time: datetime,
+        amr: tuple[str, ...],
+    ) -> bool:
+        """Record a fresh authentication on a session; whether it exists."""
 
     @abstractmethod
     async def list_for_identity(
@@ -152,6 +165,30 @@ class SessionService:
     def expires_at(self, session: Session) -> datetime:
         """When ``session`` ends without further activity."""
         return self.policy.expires_at(session)
+
+    def require_recent(self, session: Session, max_age: timedelta) -> None:
+        """Raise :class:`ReauthenticationRequired` if sign-in is too old.
+
+        Sensitive actions (changing credentials, factors or sessions) call
+        this with the configured step-up age.
+        """
+        if self._clock.now() - session.auth_time > max_age:
+            raise ReauthenticationRequired
+
+    async def reauthenticate(
+        self,
+        session: Session,
+        amr: tuple[str, ...],
+    ) -> Session:
+        """Refresh ``auth_time`` after the user proved a factor again.
+
+        The session keeps its token: nothing about who is signed in
+        changed, only how recently they proved it.
+        """
+        now = self._clock.now()
+        if not await self._store.reauthenticate(session.id, now, amr):
+            raise SessionInvalid
+        return replace(session, auth_time=now, amr=amr)
 
     async def list(self, identity_id: IdentityId) -> list[Session]:
         """The identity's sessions that have not expired, newest first."""

@@ -4,7 +4,11 @@ import pytest
 
 from ..clock import ManualClock
 from ..crypto import TokenHasher
-from ..exceptions import SessionInvalid, SessionNotFound
+from ..exceptions import (
+    ReauthenticationRequired,
+    SessionInvalid,
+    SessionNotFound,
+)
 from ..session import IssuedSession, SessionPolicy, SessionService
 from .memory import MemorySessionStore, sample_id
 
@@ -186,3 +190,33 @@ async def test_list_leaves_out_expired_sessions(
     await sign_in(service, clock)
     clock.advance(timedelta(days=8))
     assert await service.list(sample_id(1)) == []
+
+
+async def test_require_recent_checks_auth_time(
+    service: SessionService,
+    clock: ManualClock,
+) -> None:
+    issued = await sign_in(service, clock)
+    clock.advance(timedelta(minutes=10))
+    service.require_recent(issued.session, timedelta(minutes=10))
+    clock.advance(timedelta(seconds=1))
+    with pytest.raises(ReauthenticationRequired):
+        service.require_recent(issued.session, timedelta(minutes=10))
+
+
+async def test_reauthenticate_refreshes_auth_time_and_keeps_the_token(
+    service: SessionService,
+    clock: ManualClock,
+) -> None:
+    issued = await sign_in(service, clock)
+    clock.advance(timedelta(hours=2))
+    fresh = await service.reauthenticate(issued.session, ("otp", "pwd"))
+    assert fresh.auth_time == clock.now()
+    assert fresh.amr == ("otp", "pwd")
+    stored = await service.validate(issued.token)
+    assert stored.auth_time == clock.now()
+    assert stored.id == issued.session.id
+    service.require_recent(stored, timedelta(minutes=10))
+    await service.revoke_all(sample_id(1))
+    with pytest.raises(SessionInvalid):
+        await service.reauthenticate(issued.session, ("pwd",))

@@ -74,6 +74,21 @@ class SQLAlchemySessionStore(SessionStore):
         async with self._engine.begin() as connection:
             await connection.execute(statement)
 
+    async def reauthenticate(
+        self,
+        session_id: str,
+        auth_time: datetime,
+        amr: tuple[str, ...],
+    ) -> bool:
+        statement = (
+            update(sessions)
+            .where(sessions.c.id == session_id)
+            .values(auth_time=auth_time, amr=amr)
+        )
+        async with self._engine.begin() as connection:
+            result = await connection.execute(statement)
+        return result.rowcount == 1
+
     async def list_for_identity(
         self,
         identity_id: IdentityId,
