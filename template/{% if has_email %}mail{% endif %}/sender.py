@@ -72,4 +72,5 @@ class SmtpEmailSender:
             start_tls=self.security == "starttls",
             timeout=self.timeout,
         )
-        logger.info("sent %r to %s", message.subject, message.to)
+        # Never the subject or body: they carry codes.
+        logger.info("email sent to %s", message.to)

@@ -1,12 +1,13 @@
 """Dependencies that give routes the current session."""
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, status
 from fastapi.security import APIKeyCookie
 
-from ...exceptions import SessionInvalid
+from ...exceptions import ReauthenticationRequired, SessionInvalid
 from ...session import Session, SessionService
 from .errors import http_error
 
@@ -57,3 +58,34 @@ def session_dependencies(
         return session
 
     return require_session, optional_session
+
+
+def recent_session_dependency(
+    sessions: SessionService,
+    require_session: RequiredSession,
+    max_age: timedelta,
+) -> RequiredSession:
+    """``require_recent_session``: a session whose sign-in is recent.
+
+    For sensitive actions (changing credentials, factors or sessions).
+    """
+
+    async def require_recent_session(
+        session: Annotated[Session, Depends(require_session)],
+    ) -> Session:
+        """The session if its last sign-in is at most ``max_age`` old.
+
+        Otherwise 403 ``reauth_required``: ``POST /reauthenticate``, then
+        retry.
+        """
+        try:
+            sessions.require_recent(session, max_age)
+        except ReauthenticationRequired as error:
+            raise http_error(
+                status.HTTP_403_FORBIDDEN,
+                error.code,
+                error.detail,
+            ) from None
+        return session
+
+    return require_recent_session

@@ -35,11 +35,13 @@ STATUS_BY_CODE = {
     "invalid_code": status.HTTP_401_UNAUTHORIZED,
     "already_enrolled": status.HTTP_409_CONFLICT,
     "not_enrolled": status.HTTP_400_BAD_REQUEST,
+    "reauth_required": status.HTTP_403_FORBIDDEN,
 }
 
 DESCRIPTIONS = {
     status.HTTP_400_BAD_REQUEST: "The request cannot be processed",
     status.HTTP_401_UNAUTHORIZED: "Not signed in, or wrong credentials",
+    status.HTTP_403_FORBIDDEN: "A more recent sign-in is required",
     status.HTTP_404_NOT_FOUND: "No such resource",
     status.HTTP_409_CONFLICT: "Already done",
     status.HTTP_413_CONTENT_TOO_LARGE: "The request body is too large",
