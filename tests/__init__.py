@@ -1,0 +1,1 @@
+"""The template's own test suite; run it with ./scripts/test."""
