@@ -1,0 +1,399 @@
+"""End to end: OAuth sign-in against a real OpenID provider.
+
+A package rendered with the generic OpenID provider and Google signs in
+against npm ``oidc-provider`` (tests/oidc_provider, ``npm ci`` there
+first), with the login and consent pages driven over HTTP, on SQLite and
+PostgreSQL. The Google-shaped configuration is Google's provider class
+pointed at the local issuer. Then the cases a real provider makes
+meaningful: key rotation between logins, discovery issuer mismatch, the
+RFC 9207 ``iss`` parameter, replayed state and a callback finished in
+another browser.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import httpx
+import pytest
+from joserfc.jwk import RSAKey
+
+from tests.conftest import render
+
+pytestmark = pytest.mark.anyio
+
+OP_DIR = Path(__file__).parent / "oidc_provider"
+PACKAGE = "e2e_oauth"
+BASE_URL = "http://127.0.0.1:8000"
+CLIENT_ID = "aegistry-e2e"
+CLIENT_SECRET = "aegistry-e2e-secret-0123456789"  # noqa: S105
+SECRET_KEY = "end-to-end-secret-key-with-at-least-32-bytes"  # noqa: S105
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def signing_key(kid: str) -> dict[str, Any]:
+    key = RSAKey.generate_key(
+        2048,
+        parameters={"kid": kid, "use": "sig", "alg": "RS256"},
+    )
+    return key.as_dict(private=True)
+
+
+class OpenIDProvider:
+    """``node op.mjs`` on a free port; restartable with other keys."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.port = _free_port()
+        self.issuer = f"http://127.0.0.1:{self.port}"
+        self._config = tmp / "op.json"
+        self._process: subprocess.Popen[str] | None = None
+
+    def start(self, keys: list[dict[str, Any]]) -> None:
+        self.stop()
+        redirect_uris = [
+            f"{BASE_URL}/auth/oauth/{name}/callback"
+            for name in ("oidc", "google")
+        ]
+        self._config.write_text(
+            json.dumps(
+                {
+                    "issuer": self.issuer,
+                    "port": self.port,
+                    "clients": [
+                        {
+                            "client_id": CLIENT_ID,
+                            "client_secret": CLIENT_SECRET,
+                            "redirect_uris": redirect_uris,
+                            "grant_types": ["authorization_code"],
+                            "response_types": ["code"],
+                        },
+                    ],
+                    "jwks": {"keys": keys},
+                },
+            ),
+        )
+        node = shutil.which("node")
+        assert node, "node is required for the OpenID provider tests"
+        assert (OP_DIR / "node_modules").is_dir(), (
+            "run `npm ci` in tests/oidc_provider first"
+        )
+        self._process = subprocess.Popen(
+            [node, "op.mjs", str(self._config)],
+            cwd=OP_DIR,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline()
+        assert "listening" in line, f"the provider did not start: {line!r}"
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+            self._process = None
+
+
+@pytest.fixture(scope="module")
+def package(
+    tmp_path_factory: pytest.TempPathFactory,
+    template_src: Path,
+) -> Iterator[ModuleType]:
+    """The rendered package, imported (tables register once per process)."""
+    base = tmp_path_factory.mktemp("e2e")
+    render(
+        template_src,
+        base / PACKAGE,
+        {
+            "package_name": PACKAGE,
+            "oauth_providers": ["google", "oidc"],
+            "factors": ["password"],
+        },
+    )
+    sys.path.insert(0, str(base))
+    try:
+        yield importlib.import_module(PACKAGE)
+    finally:
+        sys.path.remove(str(base))
+
+
+@pytest.fixture(scope="module")
+def op(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenIDProvider]:
+    provider = OpenIDProvider(tmp_path_factory.mktemp("op"))
+    provider.start([signing_key("key-1")])
+    try:
+        yield provider
+    finally:
+        provider.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def engine(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    package: ModuleType,
+) -> AsyncIterator[Any]:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    create_all = importlib.import_module(
+        f"{PACKAGE}.contrib.sqlalchemy",
+    ).create_all
+    if request.param == "sqlite":
+        engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path}/a.db")
+        await create_all(engine)
+        yield engine
+        await engine.dispose()
+        return
+    url = request.getfixturevalue("postgres")
+    schema = f"e2e_{tmp_path.name[-8:].replace('-', '_')}_{id(request)}"
+    admin = create_async_engine(url)
+    async with admin.begin() as connection:
+        await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = create_async_engine(
+        url,
+        connect_args={"server_settings": {"search_path": schema}},
+    )
+    try:
+        await create_all(engine)
+        yield engine
+    finally:
+        await engine.dispose()
+        async with admin.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+class App:
+    """The rendered package's ``Auth`` mounted in a FastAPI app."""
+
+    def __init__(
+        self,
+        package: ModuleType,
+        engine: Any,
+        op: OpenIDProvider,
+        *,
+        oidc_issuer: str | None = None,
+    ) -> None:
+        from fastapi import FastAPI
+
+        def sub(name: str) -> ModuleType:
+            return importlib.import_module(f"{PACKAGE}.{name}")
+
+        settings_module = sub("factors.oauth2.settings")
+        self.clock = sub("clock").ManualClock(datetime.now(UTC))
+        client = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+        oauth_settings = settings_module.OAuthSettings(
+            oidc=settings_module.OpenIDSettings(
+                issuer=oidc_issuer or op.issuer,
+                **client,
+            ),
+        )
+        self.http = httpx.AsyncClient()
+        self.auth = sub("contrib.fastapi").Auth(
+            engine=engine,
+            settings=sub("config").Settings(
+                secret_key=SECRET_KEY,
+                base_url=BASE_URL,
+            ),
+            clock=self.clock,
+            oauth_settings=oauth_settings,
+            http_client=self.http,
+        )
+        # The Google-shaped configuration, at the local issuer.
+        google = sub("factors.oauth2.google").GoogleProvider(
+            sub("factors.oauth2.oidc").OpenIDClient(**client),
+            self.http,
+            self.clock,
+            issuer=op.issuer,
+        )
+        self.auth.oauth.providers["google"] = google
+        self.app = FastAPI()
+        self.app.include_router(self.auth.router, prefix="/auth")
+
+    def browser(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app),
+            base_url=BASE_URL,
+        )
+
+
+@contextlib.asynccontextmanager
+async def app_for(
+    package: ModuleType,
+    engine: Any,
+    op: OpenIDProvider,
+    **kwargs: Any,
+) -> AsyncIterator[App]:
+    app = App(package, engine, op, **kwargs)
+    try:
+        yield app
+    finally:
+        await app.http.aclose()
+
+
+async def log_in_at_provider(url: str, login: str) -> dict[str, str]:
+    """Drive the provider's login and consent pages; the callback query."""
+    async with httpx.AsyncClient() as browser:
+        for _ in range(12):
+            response = await browser.get(url)
+            if response.status_code == 200 and "/interaction/" in url:
+                prompt = (
+                    "login" if 'name="login"' in response.text else ("consent")
+                )
+                form = {"prompt": prompt}
+                if prompt == "login":
+                    form |= {"login": login, "password": "any"}
+                response = await browser.post(
+                    urljoin(url, urlsplit(url).path),
+                    data=form,
+                )
+            assert response.status_code in {302, 303}, response.text
+            url = urljoin(url, response.headers["location"])
+            if url.startswith(BASE_URL):
+                query = parse_qs(urlsplit(url).query)
+                return {key: values[0] for key, values in query.items()}
+    raise AssertionError("the provider never redirected back")
+
+
+async def sign_in(
+    app: App,
+    browser: httpx.AsyncClient,
+    provider: str = "oidc",
+    login: str = "alice",
+) -> tuple[httpx.Response, dict[str, str]]:
+    start = await browser.get(
+        f"/auth/oauth/{provider}/authorize",
+        params={"return_to": "/home"},
+    )
+    assert start.status_code == 303, start.text
+    callback = await log_in_at_provider(start.headers["location"], login)
+    response = await browser.get(
+        f"/auth/oauth/{provider}/callback",
+        params=callback,
+    )
+    return response, callback
+
+
+@pytest.mark.parametrize("provider", ["oidc", "google"])
+async def test_sign_in_against_a_real_provider(
+    package: ModuleType,
+    engine: Any,
+    op: OpenIDProvider,
+    provider: str,
+) -> None:
+    async with app_for(package, engine, op) as app, app.browser() as browser:
+        response, callback = await sign_in(app, browser, provider)
+        assert callback["iss"] == op.issuer
+        assert response.status_code == 303, response.text
+        assert response.headers["location"] == "/home"
+        session = await browser.get("/auth/session")
+        assert session.status_code == 200
+        assert session.json()["amr"] == ["fed"]
+        accounts = (await browser.get("/auth/oauth/accounts")).json()
+        assert accounts[0]["provider"] == provider
+        assert accounts[0]["subject"] == "alice"
+        # The email came from UserInfo (not in the ID token by default).
+        assert accounts[0]["email"] == "alice@example.com"
+        identity = await app.auth.identities.get_by_email("alice@example.com")
+        assert identity is not None
+
+
+async def test_replayed_state_and_other_browser_are_refused(
+    package: ModuleType,
+    engine: Any,
+    op: OpenIDProvider,
+) -> None:
+    async with app_for(package, engine, op) as app, app.browser() as browser:
+        response, callback = await sign_in(app, browser)
+        assert response.status_code == 303
+        replay = await browser.get(
+            "/auth/oauth/oidc/callback",
+            params=callback,
+        )
+        assert replay.status_code == 400
+        assert replay.json()["detail"]["code"] == "oauth_state_invalid"
+        start = await browser.get("/auth/oauth/oidc/authorize")
+        callback = await log_in_at_provider(start.headers["location"], "bob")
+        async with app.browser() as other:
+            stolen = await other.get(
+                "/auth/oauth/oidc/callback",
+                params=callback,
+            )
+        assert stolen.status_code == 400
+        assert stolen.json()["detail"]["code"] == "oauth_state_invalid"
+
+
+async def test_rfc_9207_issuer_mismatch_is_refused(
+    package: ModuleType,
+    engine: Any,
+    op: OpenIDProvider,
+) -> None:
+    async with app_for(package, engine, op) as app, app.browser() as browser:
+        start = await browser.get("/auth/oauth/oidc/authorize")
+        callback = await log_in_at_provider(start.headers["location"], "eve")
+        callback["iss"] = op.issuer + ".evil.example"
+        response = await browser.get(
+            "/auth/oauth/oidc/callback",
+            params=callback,
+        )
+        assert response.status_code == 400
+        assert response.json()["detail"]["code"] == "oauth_issuer_mismatch"
+
+
+async def test_discovery_issuer_mismatch_is_refused(
+    package: ModuleType,
+    engine: Any,
+    op: OpenIDProvider,
+) -> None:
+    async with (
+        app_for(package, engine, op, oidc_issuer=op.issuer + "/") as app,
+        app.browser() as browser,
+    ):
+        response = await browser.get("/auth/oauth/oidc/authorize")
+        assert response.status_code == 502
+        code = response.json()["detail"]["code"]
+        assert code == "oauth_provider_unavailable"
+
+
+async def test_signing_key_rotation_between_logins(
+    package: ModuleType,
+    engine: Any,
+    op: OpenIDProvider,
+) -> None:
+    async with app_for(package, engine, op) as app, app.browser() as browser:
+        response, _ = await sign_in(app, browser)
+        assert response.status_code == 303
+        fetches = app.auth.oauth.providers["oidc"].keys.fetches
+        op.start([signing_key("key-2")])
+        try:
+            app.clock.advance(timedelta(minutes=2))
+            response, _ = await sign_in(app, browser, login="alice")
+            assert response.status_code == 303, response.text
+            keys = app.auth.oauth.providers["oidc"].keys
+            assert keys.fetches == fetches + 1
+        finally:
+            op.start([signing_key("key-1")])
