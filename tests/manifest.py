@@ -83,7 +83,7 @@ OAUTH = frozenset(
         "factors/oauth2/providers.py",
         "factors/oauth2/settings.py",
         "tests/oauth_fake.py",
-        "tests/test_oauth_id_token.py",
+        "tests/test_oauth_*.py",
     },
 )
 PROVIDER_MODULE = {"oidc": "oidc_generic"}
@@ -118,6 +118,8 @@ def expected_paths(answers: dict[str, Any]) -> set[str]:
         paths |= CODES
     if "email_otp" in factors:
         paths |= EMAIL
+        if "password" in factors:
+            paths.add("password_reset.py")
     providers = answers.get("oauth_providers", [])
     if providers:
         paths |= OAUTH
