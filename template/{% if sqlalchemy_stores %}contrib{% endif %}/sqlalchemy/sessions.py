@@ -2,7 +2,9 @@
 
 Validating a session is one SELECT on the unique token-hash index, run
 with SQLAlchemy Core on a pooled connection: no ORM session, no identity
-map, no second query.
+map, no second query. The SELECT joins the user's row by primary key, so
+a session of a deactivated user (``is_active`` false, however it was
+set) stops working on its next request.
 """
 
 from datetime import datetime
@@ -13,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ...identity import IdentityId
 from ...session import Session, SessionStore
 from .engines import for_reads, prepare
-from .tables import IP_ADDRESS_LENGTH, USER_AGENT_LENGTH, sessions
+from .tables import IP_ADDRESS_LENGTH, USER_AGENT_LENGTH, sessions, users
 
 _COLUMNS = (
     sessions.c.id,
@@ -25,8 +27,13 @@ _COLUMNS = (
     sessions.c.ip_address,
     sessions.c.user_agent,
 )
-_BY_TOKEN_HASH = select(*_COLUMNS).where(
-    sessions.c.token_hash == bindparam("token_hash"),
+_BY_TOKEN_HASH = (
+    select(*_COLUMNS)
+    .join(users, users.c.id == sessions.c.identity_id)
+    .where(
+        sessions.c.token_hash == bindparam("token_hash"),
+        users.c.is_active.is_(True),
+    )
 )
 
 

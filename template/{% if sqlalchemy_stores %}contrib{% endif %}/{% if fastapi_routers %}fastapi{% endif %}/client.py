@@ -1,19 +1,36 @@
 """What the request says about the client: address and user agent."""
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 from fastapi import Request
+
+from ... import client_ip as addresses
 
 MAX_USER_AGENT_LENGTH = 512
 
 
-def client_ip(request: Request) -> str | None:
-    """The client's IP address, as recorded on its sessions.
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    """Who is asking, as far as the request tells."""
 
-    This is the peer of the connection. Behind a reverse proxy, let the
-    server rewrite it from the proxy's headers (uvicorn
-    ``--proxy-headers --forwarded-allow-ips=...``), or read the header your
-    proxy sets here; never trust ``X-Forwarded-For`` from anyone else.
+    ip: str | None
+    user_agent: str | None
+
+
+def client_ip(
+    request: Request,
+    trusted_proxies: Iterable[addresses.IPNetwork] = (),
+) -> str | None:
+    """The client's IP address, for throttling, sessions and audit.
+
+    The connection's peer, unless that peer is one of ``trusted_proxies``
+    (``AUTH_TRUSTED_PROXIES``): then the address the proxies recorded in
+    ``X-Forwarded-For``. A header sent by anyone else is ignored.
     """
-    return request.client.host if request.client else None
+    peer = request.client.host if request.client else None
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
+    return addresses.client_ip(peer, forwarded or None, trusted_proxies)
 
 
 def user_agent(request: Request) -> str | None:

@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ...exceptions import AuthError
+from ...exceptions import AuthError, RateLimited
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -36,16 +36,33 @@ STATUS_BY_CODE = {
     "already_enrolled": status.HTTP_409_CONFLICT,
     "not_enrolled": status.HTTP_400_BAD_REQUEST,
     "reauth_required": status.HTTP_403_FORBIDDEN,
+    "oauth_provider_unknown": status.HTTP_404_NOT_FOUND,
+    "oauth_provider_unavailable": status.HTTP_502_BAD_GATEWAY,
+    "oauth_account_exists": status.HTTP_409_CONFLICT,
+    "oauth_already_linked": status.HTTP_409_CONFLICT,
+    "oauth_not_linked": status.HTTP_404_NOT_FOUND,
+    "oauth_last_sign_in_method": status.HTTP_409_CONFLICT,
+    "account_disabled": status.HTTP_403_FORBIDDEN,
+    "csrf_rejected": status.HTTP_403_FORBIDDEN,
+    "invalid_reset_token": status.HTTP_400_BAD_REQUEST,
+    "rate_limited": status.HTTP_429_TOO_MANY_REQUESTS,
 }
 
 DESCRIPTIONS = {
     status.HTTP_400_BAD_REQUEST: "The request cannot be processed",
     status.HTTP_401_UNAUTHORIZED: "Not signed in, or wrong credentials",
-    status.HTTP_403_FORBIDDEN: "A more recent sign-in is required",
+    status.HTTP_403_FORBIDDEN: (
+        "Refused: a more recent sign-in is required, or the request "
+        "came from another site"
+    ),
     status.HTTP_404_NOT_FOUND: "No such resource",
     status.HTTP_409_CONFLICT: "Already done",
     status.HTTP_413_CONTENT_TOO_LARGE: "The request body is too large",
     status.HTTP_422_UNPROCESSABLE_CONTENT: "The request body is invalid",
+    status.HTTP_502_BAD_GATEWAY: "An upstream provider failed",
+    status.HTTP_429_TOO_MANY_REQUESTS: (
+        "Too many attempts; retry after the Retry-After header's seconds"
+    ),
 }
 
 
@@ -103,10 +120,19 @@ def http_error(status_code: int, code: str, message: str) -> HTTPException:
 
 
 def error_response(error: AuthError) -> JSONResponse:
-    """The response for an error raised by the core."""
+    """The response for an error raised by the core.
+
+    :class:`RateLimited` is 429 with ``Retry-After`` in seconds.
+    """
+    headers = (
+        {"Retry-After": str(error.retry_after)}
+        if isinstance(error, RateLimited)
+        else None
+    )
     return _json(
         STATUS_BY_CODE.get(error.code, status.HTTP_400_BAD_REQUEST),
         {"code": error.code, "message": error.detail},
+        headers,
     )
 
 
@@ -114,8 +140,11 @@ class AuthRoute(APIRoute):
     """Route class of the auth router: one error shape, never cached.
 
     Core errors become their status and code, invalid requests a 422
-    ``invalid_request`` listing the invalid fields (never their values),
-    and every response is marked ``Cache-Control: no-store``.
+    ``invalid_request`` listing the invalid fields (never their values).
+    Every response is marked ``Cache-Control: no-store`` (no copy of it
+    in any cache) and ``Referrer-Policy: no-referrer`` (a page built from
+    it never leaks its URL, which may carry a reset token or an OAuth
+    code, to the sites it links to).
     """
 
     def get_route_handler(self) -> Handler:
@@ -124,6 +153,7 @@ class AuthRoute(APIRoute):
         async def handle(request: Request) -> Response:
             response = await _respond(handler, request)
             response.headers["Cache-Control"] = "no-store"
+            response.headers["Referrer-Policy"] = "no-referrer"
             return response
 
         return handle

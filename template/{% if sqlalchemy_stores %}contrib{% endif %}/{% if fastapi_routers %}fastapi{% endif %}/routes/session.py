@@ -35,7 +35,9 @@ def session_routes(auth: "Auth") -> APIRouter:
         """Sign out: delete the session on the server and clear its cookie.
 
         A sign-in in progress is dropped too. Without a live session this
-        still succeeds, so it is safe to repeat.
+        still succeeds, so it is safe to repeat. The response carries
+        `Clear-Site-Data` with `AUTH_LOGOUT_CLEAR_SITE_DATA` (by default
+        the browser's cache and storage of this origin).
         """
         cookies = auth.cookies
         token = request.cookies.get(cookies.session)
@@ -46,5 +48,10 @@ def session_routes(auth: "Auth") -> APIRouter:
             await auth.authentication.abandon(pending)
         cookies.clear(response, cookies.session)
         cookies.clear(response, cookies.authentication)
+        kinds = auth.settings.logout_clear_site_data
+        if kinds:
+            response.headers["Clear-Site-Data"] = ", ".join(
+                f'"{kind}"' for kind in kinds
+            )
 
     return router
