@@ -73,7 +73,7 @@ def append(path: Path, text: str) -> None:
 
 def release(template: Path, tag: str) -> None:
     git(template, "add", "-A")
-    git(template, "commit", "-qm", tag)
+    git(template, "commit", "--allow-empty", "-qm", tag)
     git(template, "tag", tag)
 
 
