@@ -1,114 +1,42 @@
 """End to end: the example app, with a freshly rendered package, over HTTP.
 
-The template is rendered with its default answers into a temporary copy of
-``examples/app``; uvicorn serves it on a free loopback port with SQLite and
-the tests talk to it with httpx, as a browser would.
+The template is rendered with ``examples/app/answers.yml`` (every feature)
+into a temporary copy of ``examples/app``; uvicorn serves it on a free
+loopback port with SQLite and the tests talk to it with httpx, as a
+browser would.
 """
 
-import os
 import secrets
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-import copier
 import httpx
 import pytest
-from copier.errors import DirtyLocalWarning
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "app"
+from tests.example_server import (
+    app_environment,
+    free_port,
+    render_example,
+    serve,
+)
+
 PASSWORD = "correct horse battery staple"  # noqa: S105 (test account)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
 def example_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("example")
-    shutil.copytree(
-        EXAMPLE,
-        base / "app",
-        ignore=shutil.ignore_patterns("auth", "__pycache__"),
-    )
-    with warnings.catch_warnings():
-        # Rendering HEAD includes uncommitted template edits, on purpose.
-        warnings.simplefilter("ignore", DirtyLocalWarning)
-        copier.run_copy(
-            str(ROOT),
-            base / "app" / "auth",
-            defaults=True,
-            quiet=True,
-            vcs_ref="HEAD" if (ROOT / ".git").exists() else None,
-        )
-    return base
+    return render_example(tmp_path_factory.mktemp("example"))
 
 
 @pytest.fixture(scope="module")
 def server(example_dir: Path) -> Iterator[str]:
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTH_")}
-    env |= {
-        "AUTH_SECRET_KEY": secrets.token_urlsafe(48),
-        "AUTH_ENVIRONMENT": "development",
-        "AUTH_BASE_URL": url,
-        "DATABASE_URL": f"sqlite+aiosqlite:///{example_dir / 'test.db'}",
-    }
-    log_path = example_dir / "uvicorn.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "app.main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=example_dir,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(
-                    "uvicorn exited:\n" + log_path.read_text(errors="replace"),
-                )
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    "uvicorn did not answer within 30 s:\n"
-                    + log_path.read_text(errors="replace"),
-                )
-            time.sleep(0.1)
+    port = free_port()
+    env = app_environment(
+        f"http://127.0.0.1:{port}",
+        f"sqlite+aiosqlite:///{example_dir / 'test.db'}",
+    )
+    with serve(example_dir, env, port=port) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture
