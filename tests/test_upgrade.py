@@ -33,6 +33,7 @@ from tests.test_update import (
 )
 
 ALL_FACTORS = ["password", "email_otp", "totp", "hotp", "backup_codes"]
+ALL_PROVIDERS = ["google", "github", "apple", "line", "oidc"]
 CONFLICT_START = "<<<<<<< before updating"
 CONFLICT_END = ">>>>>>> after updating"
 
@@ -362,9 +363,9 @@ def export(ref: str, dst: Path) -> None:
     "data",
     [
         {},
-        {"factors": ALL_FACTORS},
+        {"factors": ALL_FACTORS, "oauth_providers": ALL_PROVIDERS},
     ],
-    ids=["default", "all-factors"],
+    ids=["default", "every-feature"],
 )
 def test_update_from_last_release_to_working_tree(
     tmp_path: Path,
