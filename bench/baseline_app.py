@@ -2,11 +2,14 @@
 
 ``GET /bench/orm-me`` checks the same session cookie the way most FastAPI
 projects do: one ORM query through a SQLModel ``AsyncSession``. The design
-targets (design.md section 5) are stated relative to this path. The
-benchmark copies this module next to a rendered copy of ``examples/app``.
+targets (design.md section 5) are stated relative to this path, and to
+fastapi-users' database strategy (``fastapi_users_app.py``, mounted when
+fastapi-users is installed). The benchmark copies these modules next to a
+rendered copy of ``examples/app``.
 """
 
 from datetime import UTC, datetime
+from importlib.util import find_spec
 from typing import Any
 
 from app.auth.config import Settings
@@ -21,6 +24,11 @@ __all__ = ["app"]
 
 settings = Settings.from_env()
 hasher = TokenHasher.from_secret(settings.secret_key)
+
+if find_spec("fastapi_users"):  # bench/run.py --fastapi-users
+    from fastapi_users_app import mount
+
+    mount(app, engine)
 
 
 @app.get("/bench/orm-me")

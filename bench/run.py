@@ -91,6 +91,7 @@ def render_example(base: Path) -> Path:
             vcs_ref="HEAD" if is_git else None,
         )
     shutil.copy(ROOT / "bench" / "baseline_app.py", base / "bench_app.py")
+    shutil.copy(ROOT / "bench" / "fastapi_users_app.py", base)
     return base
 
 
@@ -532,6 +533,13 @@ def bench_backend(
             "me": (f"{url}/me", cookie),
             "orm_me": (f"{url}/bench/orm-me", cookie),
         }
+        if find_spec("fastapi_users"):
+            setup = httpx.post(f"{url}/bench/fastapi-users/setup")
+            setup.raise_for_status()
+            routes["fastapi_users_me"] = (
+                f"{url}/bench/fastapi-users/me",
+                {"Cookie": setup.json()["cookie"]},
+            )
         for target, headers in routes.values():  # warm up
             load(
                 target,
@@ -557,11 +565,15 @@ def bench_backend(
             connections=args.login_connections,
         )
     health, me, orm_me = (throughput[k] for k in ("health", "me", "orm_me"))
+    fastapi_users = throughput.get("fastapi_users_me")
     result: dict[str, object] = {
         "backend": name,
         "throughput": {k: asdict(v) for k, v in throughput.items()},
         "me_over_health": me.rps / health.rps,
         "me_over_orm_me": me.rps / orm_me.rps,
+        "me_over_fastapi_users": (
+            me.rps / fastapi_users.rps if fastapi_users else None
+        ),
         "health_probe_idle": asdict(idle),
         "health_probe_under_login": asdict(busy),
         "login_load": asdict(logins),
@@ -589,7 +601,10 @@ def print_backend(result: dict[str, object]) -> None:
         ("health", "GET /health (no session)"),
         ("me", "GET /me (generated session check)"),
         ("orm_me", "GET /bench/orm-me (ORM one-query baseline)"),
+        ("fastapi_users_me", "GET /bench/fastapi-users/me"),
     ):
+        if key not in t:
+            continue
         row = t[key]
         print(
             f"  {label:44} {row['rps']:9.0f} req/s  "
@@ -599,6 +614,11 @@ def print_backend(result: dict[str, object]) -> None:
     print(
         f"  /me vs /health: {result['me_over_health']:.2f}x   "
         f"/me vs ORM baseline: {result['me_over_orm_me']:.2f}x"
+        + (
+            f"   /me vs fastapi-users: {result['me_over_fastapi_users']:.2f}x"
+            if result["me_over_fastapi_users"]
+            else ""
+        )
     )
     print(
         f"  /health p99, paced probe: idle {idle['p99_ms']:.2f} ms, "

@@ -5,7 +5,10 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-SQLITE_BUSY_TIMEOUT_MS = 5000
+# How long a SQLite writer waits for the lock. Logins hash passwords on
+# the same cores, so under load a write can wait seconds: 5 s (SQLite's
+# usual choice) turned a burst of logins into "database is locked" 500s.
+SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 
 def prepare(engine: AsyncEngine) -> AsyncEngine:
