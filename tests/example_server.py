@@ -9,19 +9,25 @@ several processes) share these so the app is started one way only.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import datetime
+import ipaddress
 import os
 import secrets
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import asyncpg
 import copier
 import httpx
 import pytest
@@ -84,6 +90,32 @@ def app_environment(url: str, database_url: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
+def scratch_database(url: str) -> Iterator[str]:
+    """A new, empty database on the server of ``url`` (asyncpg); its URL.
+
+    The example app creates its tables in whatever ``DATABASE_URL``
+    names, so each app under test gets a database nobody else uses.
+    Call it outside any running event loop (a plain test or fixture).
+    """
+    name = f"example_{secrets.token_hex(6)}"
+    parts = urlsplit(url)
+    admin = parts._replace(scheme="postgresql").geturl()
+
+    async def execute(statement: str) -> None:
+        connection = await asyncpg.connect(admin)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
+    try:
+        yield parts._replace(path=f"/{name}").geturl()
+    finally:
+        asyncio.run(execute(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+@contextlib.contextmanager
 def serve(
     example_dir: Path,
     env: Mapping[str, str],
@@ -92,7 +124,94 @@ def serve(
     log_name: str = "uvicorn.log",
 ) -> Iterator[str]:
     """Run ``uvicorn app.main:app`` in ``example_dir``; yield its URL."""
-    url = f"http://127.0.0.1:{port}"
+    with _uvicorn(
+        example_dir,
+        env,
+        url=f"http://127.0.0.1:{port}",
+        log_name=log_name,
+    ) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serve_tls(
+    example_dir: Path,
+    env: Mapping[str, str],
+    *,
+    port: int,
+    cert: tuple[Path, Path],
+    log_name: str = "uvicorn-tls.log",
+) -> Iterator[str]:
+    """Like :func:`serve`, over https with ``cert`` (certificate, key)."""
+    certfile, keyfile = cert
+    with _uvicorn(
+        example_dir,
+        env,
+        url=f"https://127.0.0.1:{port}",
+        log_name=log_name,
+        extra_args=(
+            "--ssl-certfile",
+            str(certfile),
+            "--ssl-keyfile",
+            str(keyfile),
+        ),
+        verify=ssl.create_default_context(cafile=certfile),
+    ) as url:
+        yield url
+
+
+def self_signed_cert(folder: Path) -> tuple[Path, Path]:
+    """A throwaway certificate for 127.0.0.1 and localhost; (cert, key)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [
+                    x509.DNSName("localhost"),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                ],
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    certfile, keyfile = folder / "cert.pem", folder / "key.pem"
+    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    keyfile.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
+    return certfile, keyfile
+
+
+@contextlib.contextmanager
+def _uvicorn(
+    example_dir: Path,
+    env: Mapping[str, str],
+    *,
+    url: str,
+    log_name: str,
+    extra_args: Sequence[str] = (),
+    verify: ssl.SSLContext | bool = True,
+) -> Iterator[str]:
+    port = str(urlsplit(url).port)
     log_path = example_dir / log_name
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -104,7 +223,8 @@ def serve(
                 "--host",
                 "127.0.0.1",
                 "--port",
-                str(port),
+                port,
+                *extra_args,
             ],
             cwd=example_dir,
             env=dict(env),
@@ -112,7 +232,7 @@ def serve(
             stderr=subprocess.STDOUT,
         )
     try:
-        _wait_until_healthy(process, url, log_path)
+        _wait_until_healthy(process, url, log_path, verify)
         yield url
     finally:
         process.terminate()
@@ -127,6 +247,7 @@ def _wait_until_healthy(
     process: subprocess.Popen[bytes],
     url: str,
     log_path: Path,
+    verify: ssl.SSLContext | bool = True,
 ) -> None:
     deadline = time.monotonic() + 60
     while True:
@@ -135,7 +256,8 @@ def _wait_until_healthy(
                 "uvicorn exited:\n" + log_path.read_text(errors="replace"),
             )
         try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+            health = httpx.get(f"{url}/health", timeout=1, verify=verify)
+            if health.status_code == 200:
                 return
         except httpx.TransportError:
             pass
