@@ -215,6 +215,26 @@ def _expression(node: jinja2.nodes.Node) -> dict[str, Any]:
             "operator": operator,
             "conditions": [_expression(node.left), _expression(node.right)],
         }
+    if isinstance(node, n.Filter) and node.name == "list" and node.node:
+        return _expression(node.node)
+    if (
+        isinstance(node, n.Filter)
+        and node.name == "reject"
+        and isinstance(node.node, n.Name)
+        and _multiselect(node.node.name)
+        and len(node.args) == 2
+        and all(isinstance(arg, n.Const) for arg in node.args)
+        and node.args[0].value == "eq"
+    ):
+        # ``choices | reject('eq', x) | list``: a choice other than x.
+        name, left_out = node.node.name, node.args[1].value
+        return _any(
+            [
+                _eq(key, True)
+                for key in factor_keys(name)
+                if key != f"{name}{SEP}{left_out}"
+            ],
+        )
     if isinstance(node, n.Name):
         name = node.name
         if _multiselect(name):

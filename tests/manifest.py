@@ -60,11 +60,11 @@ FACTOR_EXTRA = {
 OTP = frozenset(
     {
         "factors/otp.py",
-        "secret_box.py",
         "tests/test_otp_vectors.py",
-        "tests/test_secret_box.py",
     },
 )
+# Encryption at rest: OTP secrets, and provider tokens if kept.
+SECRET_BOX = frozenset({"secret_box.py", "tests/test_secret_box.py"})
 # Shared by the one-time code factors (OTP and email codes).
 CODES = frozenset({"factors/codes.py", "tests/test_codes.py"})
 # Jinja templates the package renders at run time (may contain {{ }}).
@@ -82,6 +82,7 @@ OAUTH = frozenset(
         "factors/oauth2/oidc.py",
         "factors/oauth2/providers.py",
         "factors/oauth2/settings.py",
+        "factors/oauth2/tokens.py",
         "tests/oauth_fake.py",
         "tests/test_oauth_*.py",
     },
@@ -104,6 +105,20 @@ ROUTERS = frozenset(
     },
 )
 
+# The TypeScript client (``typescript_client``): one package, gated inside.
+TS_CLIENT = frozenset(
+    {
+        "client/package.json",
+        "client/tsconfig.json",
+        "client/src/errors.ts",
+        "client/src/http.ts",
+        "client/src/index.ts",
+        "client/src/react.ts",
+        "client/src/server.ts",
+        "client/src/types.ts",
+    },
+)
+
 
 def expected_paths(answers: dict[str, Any]) -> set[str]:
     factors = set(answers["factors"])
@@ -118,11 +133,14 @@ def expected_paths(answers: dict[str, Any]) -> set[str]:
         paths |= CODES
     if "email_otp" in factors:
         paths |= EMAIL
+        paths |= {"email_verification.py", "tests/test_email_verification.py"}
         if "password" in factors:
             paths.add("password_reset.py")
     providers = answers.get("oauth_providers", [])
     if providers:
         paths |= OAUTH
+    if has_otp or providers:
+        paths |= SECRET_BOX
     for provider in providers:
         module = PROVIDER_MODULE.get(provider, provider)
         paths.add(f"factors/oauth2/{module}.py")
@@ -130,6 +148,8 @@ def expected_paths(answers: dict[str, Any]) -> set[str]:
         paths |= STORES
     if answers["fastapi_routers"]:
         paths |= ROUTERS
+    if answers.get("typescript_client"):
+        paths |= TS_CLIENT
     return paths
 
 

@@ -6,8 +6,9 @@ first), with the login and consent pages driven over HTTP, on SQLite and
 PostgreSQL. The Google-shaped configuration is Google's provider class
 pointed at the local issuer. Then the cases a real provider makes
 meaningful: key rotation between logins, discovery issuer mismatch, the
-RFC 9207 ``iss`` parameter, replayed state and a callback finished in
-another browser.
+RFC 9207 ``iss`` parameter, replayed state, a callback finished in
+another browser, and step-up through the provider (``prompt=login``,
+``max_age=0``, ``auth_time``).
 """
 
 from __future__ import annotations
@@ -284,10 +285,12 @@ async def sign_in(
     browser: httpx.AsyncClient,
     provider: str = "oidc",
     login: str = "alice",
+    **params: str,
 ) -> tuple[httpx.Response, dict[str, str]]:
+    """A round trip through the provider: authorize, log in, callback."""
     start = await browser.get(
         f"/auth/oauth/{provider}/authorize",
-        params={"return_to": "/home"},
+        params={"return_to": "/home", **params},
     )
     assert start.status_code == 303, start.text
     callback = await log_in_at_provider(start.headers["location"], login)
@@ -397,3 +400,42 @@ async def test_signing_key_rotation_between_logins(
             assert keys.fetches == fetches + 1
         finally:
             op.start([signing_key("key-1")])
+
+
+@pytest.mark.parametrize("provider", ["oidc", "google"])
+async def test_reauthentication_through_a_real_provider(
+    package: ModuleType,
+    engine: Any,
+    op: OpenIDProvider,
+    provider: str,
+) -> None:
+    async with app_for(package, engine, op) as app, app.browser() as browser:
+        response, _ = await sign_in(app, browser, provider)
+        assert response.status_code == 303, response.text
+        before = (await browser.get("/auth/session")).json()
+        app.clock.advance(timedelta(seconds=30))
+        reauthenticate = {"intent": "reauthenticate"}
+        start = await browser.get(
+            f"/auth/oauth/{provider}/authorize",
+            params=reauthenticate,
+        )
+        query = parse_qs(urlsplit(start.headers["location"]).query)
+        assert query["prompt"] == ["login"]
+        assert query["max_age"] == ["0"]
+        # The provider asks for the login again and says when it was.
+        response, _ = await sign_in(app, browser, provider, **reauthenticate)
+        assert response.status_code == 303, response.text
+        assert response.headers["location"] == "/home"
+        after = (await browser.get("/auth/session")).json()
+        assert after["id"] == before["id"]
+        assert after["auth_time"] > before["auth_time"]
+        # Another account at the provider cannot step up this session.
+        response, _ = await sign_in(
+            app,
+            browser,
+            provider,
+            "bob",
+            **reauthenticate,
+        )
+        assert response.status_code == 400
+        assert response.json()["detail"]["code"] == "identity_mismatch"

@@ -34,6 +34,11 @@ from tests import make_matrix, matrix
             "factors",
             id="backup-codes-without-otp",
         ),
+        pytest.param(
+            {"factors": ["totp"], "oauth_providers": ["github"]},
+            "fastapi_routers",
+            id="routers-with-github-only",
+        ),
         pytest.param({"package_name": "Auth-Pkg"}, "package_name", id="name"),
         pytest.param({"package_name": "1auth"}, "package_name", id="digit"),
     ],
@@ -74,6 +79,31 @@ def test_refused_into_existing_folder_writes_nothing(
             quiet=True,
         )
     assert list(dst.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "providers",
+    [["oidc"], ["google", "github"], ["apple"], ["line"]],
+)
+def test_routers_with_an_openid_provider_only(
+    template_src: Path,
+    tmp_path: Path,
+    providers: list[str],
+) -> None:
+    """Step-up then goes through the provider: no POST /reauthenticate."""
+    dst = tmp_path / "auth"
+    copier.run_copy(
+        str(template_src),
+        str(dst),
+        data={"factors": [], "oauth_providers": providers},
+        defaults=True,
+        unsafe=False,
+        quiet=True,
+    )
+    routes = dst / "contrib" / "fastapi" / "routes"
+    assert (routes / "oauth.py").is_file()
+    assert not (routes / "reauthenticate.py").exists()
+    assert "reauthenticate" not in (routes / "__init__.py").read_text()
 
 
 def test_matrix_is_current() -> None:

@@ -15,11 +15,13 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from .auth.config import Settings
 from .auth.contrib.fastapi import Auth
+from .auth.contrib.fastapi.errors import error_responses
 from .auth.contrib.sqlalchemy import create_all
 from .auth.identity import IdentityId
 from .auth.session import Session
@@ -28,6 +30,7 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{HERE.parent / 'demo.db'}"
 DATABASE_URL = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
 INDEX_HTML = (HERE / "templates" / "index.html").read_text(encoding="utf-8")
+STATIC = HERE / "static"
 
 # A fixed-size pool: SQLAlchemy closes overflow connections as soon as
 # they are returned, and reopening them under load (TLS, SCRAM) costs more
@@ -46,6 +49,9 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
 
 app = FastAPI(title="Aegistry example", lifespan=lifespan)
 app.include_router(auth.router, prefix="/auth")
+if STATIC.is_dir():
+    # A front end built next to the app (the TypeScript client's page).
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
 
 class Health(BaseModel):
@@ -73,7 +79,7 @@ async def health() -> Health:
     return Health(status="ok")
 
 
-@app.get("/me")
+@app.get("/me", responses=error_responses(401))
 async def me(
     session: Annotated[Session, Depends(auth.require_session)],
 ) -> Me:

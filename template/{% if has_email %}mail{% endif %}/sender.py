@@ -6,6 +6,7 @@ from typing import Literal, Protocol
 
 import aiosmtplib
 
+from ..exceptions import EmailDeliveryFailed
 from .message import EmailMessage
 
 logger = logging.getLogger(__name__)
@@ -56,21 +57,35 @@ class SmtpEmailSender:
         self.timeout = timeout
 
     async def send(self, message: EmailMessage) -> None:
+        """Hand ``message`` to the SMTP server.
+
+        :class:`EmailDeliveryFailed` if the server is down, refuses the
+        message or does not answer within ``timeout`` seconds.
+        """
         mime = email.message.EmailMessage()
         mime["From"] = self.sender
         mime["To"] = message.to
         mime["Subject"] = message.subject
         mime.set_content(message.text)
         mime.add_alternative(message.html, subtype="html")
-        await aiosmtplib.send(
-            mime,
-            hostname=self.host,
-            port=self.port,
-            username=self.username,
-            password=self.password,
-            use_tls=self.security == "tls",
-            start_tls=self.security == "starttls",
-            timeout=self.timeout,
-        )
+        try:
+            await aiosmtplib.send(
+                mime,
+                hostname=self.host,
+                port=self.port,
+                username=self.username,
+                password=self.password,
+                use_tls=self.security == "tls",
+                start_tls=self.security == "starttls",
+                timeout=self.timeout,
+            )
+        except (aiosmtplib.SMTPException, OSError) as error:
+            # The error's class only: server replies can echo the message.
+            logger.warning(
+                "email to %s not delivered (%s)",
+                message.to,
+                type(error).__name__,
+            )
+            raise EmailDeliveryFailed from error
         # Never the subject or body: they carry codes.
         logger.info("email sent to %s", message.to)

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -32,6 +32,7 @@ from .errors import (
     OAuthAuthorizationFailed,
     OAuthIssuerMismatch,
     OAuthProviderUnavailable,
+    OAuthReauthenticationUnsupported,
     OAuthStateInvalid,
     OAuthTokenError,
 )
@@ -40,6 +41,7 @@ STATE_PREFIX = "st"
 BINDING_PREFIX = "otx"
 MAX_PARAMETER_LENGTH = 4096
 MAX_RESPONSE_BYTES = 1024 * 1024
+MAX_EXPIRES_IN = 10 * 365 * 24 * 3600
 HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 TOKEN_ERRORS = {
@@ -70,7 +72,11 @@ AUTHORIZATION_ERRORS = {
 
 @dataclass(frozen=True, slots=True)
 class OAuthTransaction:
-    """A started flow, as stored: hashes and expectations, no secrets."""
+    """A started flow, as stored: hashes and expectations, no secrets.
+
+    ``link_identity_id`` is the identity a link is for, or whose session
+    ``session_id`` a re-authentication refreshes.
+    """
 
     state_hash: str
     binding_hash: str
@@ -80,6 +86,7 @@ class OAuthTransaction:
     link_identity_id: IdentityId | None
     created_at: datetime
     expires_at: datetime
+    session_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +105,47 @@ class FlowSecrets:
 
 
 @dataclass(frozen=True, slots=True)
+class ProviderTokens:
+    """The tokens a provider granted; kept only if the settings ask."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
+    expires_in: int | None = None
+    scopes: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, response: Mapping[str, Any]) -> "ProviderTokens":
+        """The tokens of a token endpoint answer (RFC 6749 5.1).
+
+        GitHub separates scopes with commas, the standard with spaces.
+        """
+        refresh = response.get("refresh_token")
+        expires_in = response.get("expires_in")
+        if (
+            not isinstance(expires_in, int)
+            or isinstance(expires_in, bool)
+            or not 0 <= expires_in <= MAX_EXPIRES_IN
+        ):
+            expires_in = None
+        scope = response.get("scope")
+        return cls(
+            access_token=response["access_token"],
+            refresh_token=refresh if isinstance(refresh, str) else None,
+            expires_in=expires_in,
+            scopes=tuple(scope.replace(",", " ").split())
+            if isinstance(scope, str)
+            else (),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderAccount:
     """Who the provider says signed in.
 
     ``subject`` is the provider's stable user id: accounts are keyed by
     (provider, subject), never by email. ``email_verified`` is true only
-    when the provider asserts it.
+    when the provider asserts it. ``auth_time`` is when the person last
+    signed in at the provider, if it says.
     """
 
     provider: str
@@ -112,6 +154,8 @@ class ProviderAccount:
     email_verified: bool
     amr: tuple[str, ...] = ()
     name: str | None = None
+    auth_time: datetime | None = None
+    tokens: ProviderTokens | None = field(default=None, repr=False)
 
 
 class OAuthStateStore(ABC):
@@ -130,11 +174,13 @@ class OAuthProvider(ABC):
     """One provider: how to send the user there and read the result.
 
     ``form_post`` providers answer with a cross-site POST, so their flow
-    cookie must be ``SameSite=None``.
+    cookie must be ``SameSite=None``. ``can_reauthenticate`` providers
+    can be told to make the person sign in again, and say when they did.
     """
 
     name: ClassVar[str]
     form_post: ClassVar[bool] = False
+    can_reauthenticate: ClassVar[bool] = False
 
     @abstractmethod
     async def expected_issuer(self) -> str | None:
@@ -149,8 +195,14 @@ class OAuthProvider(ABC):
         self,
         secrets: FlowSecrets,
         redirect_uri: str,
+        *,
+        reauthenticate: bool = False,
     ) -> str:
-        """Where to send the browser to start the sign-in."""
+        """Where to send the browser to start the sign-in.
+
+        With ``reauthenticate``, the provider must ask for credentials
+        again, even if the person is signed in there.
+        """
 
     @abstractmethod
     async def authenticate(
@@ -203,8 +255,15 @@ class OAuthFlows:
         redirect_uri: str,
         return_to: str,
         link_identity_id: IdentityId | None = None,
+        session_id: str | None = None,
     ) -> StartedFlow:
-        """Store a new flow and build the provider's authorization URL."""
+        """Store a new flow and build the provider's authorization URL.
+
+        A flow that links an account names the identity; one that
+        re-authenticates a session names the session.
+        """
+        if session_id is not None and not provider.can_reauthenticate:
+            raise OAuthReauthenticationUnsupported
         state = generate_token(STATE_PREFIX)
         binding = generate_token(BINDING_PREFIX)
         now = self._clock.now()
@@ -217,10 +276,12 @@ class OAuthFlows:
             link_identity_id=link_identity_id,
             created_at=now,
             expires_at=now + self._lifetime,
+            session_id=session_id,
         )
         url = await provider.authorization_url(
             self.secrets(state),
             redirect_uri,
+            reauthenticate=session_id is not None,
         )
         await self._store.create(transaction)
         return StartedFlow(url, binding, transaction)

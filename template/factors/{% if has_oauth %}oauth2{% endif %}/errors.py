@@ -109,3 +109,22 @@ class AccountDisabled(AuthError):
 
     code = "account_disabled"
     message = "This account is disabled."
+
+
+class OAuthReauthenticationUnsupported(AuthError):
+    """The provider cannot be made to ask for credentials again.
+
+    GitHub, for one: it has no ``prompt=login`` or ``max_age`` and does
+    not say when the person signed in, so a round trip through it proves
+    only that the browser holds a GitHub session, however old.
+    """
+
+    code = "oauth_reauthentication_unsupported"
+    message = "This provider cannot confirm a recent sign-in."
+
+
+class OAuthReauthenticationStale(AuthError):
+    """The provider did not say it asked for credentials just now."""
+
+    code = "oauth_reauthentication_stale"
+    message = "The provider did not confirm a fresh sign-in; try again."

@@ -13,8 +13,8 @@ are ignored), unknown ``crit`` headers and encrypted tokens are refused.
 """
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeGuard
 from urllib.parse import urlencode
 
@@ -29,6 +29,7 @@ from .base import (
     FlowSecrets,
     OAuthProvider,
     ProviderAccount,
+    ProviderTokens,
     exchange_code,
     request_json,
 )
@@ -302,6 +303,14 @@ def _is_time(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def auth_time(claims: Mapping[str, Any]) -> datetime | None:
+    """When the person signed in at the provider (``auth_time``)."""
+    value = claims.get("auth_time")
+    if not _is_time(value):
+        return None
+    return datetime.fromtimestamp(value, UTC)
+
+
 def as_bool(value: object) -> bool:
     """A boolean claim sent as ``true`` or as the string ``"true"``."""
     return value is True or value == "true"
@@ -348,6 +357,7 @@ class OpenIDProvider(OAuthProvider):
 
     name: ClassVar[str] = "oidc"
     use_userinfo: ClassVar[bool] = True
+    can_reauthenticate: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -385,10 +395,20 @@ class OpenIDProvider(OAuthProvider):
         del secrets
         return {}
 
+    def reauthentication_parameters(self) -> dict[str, str]:
+        """What makes the provider ask for credentials again.
+
+        ``max_age=0`` also obliges it to put ``auth_time`` in the ID
+        token (OpenID Connect Core 3.1.2.1).
+        """
+        return {"prompt": "login", "max_age": "0"}
+
     async def authorization_url(
         self,
         secrets: FlowSecrets,
         redirect_uri: str,
+        *,
+        reauthenticate: bool = False,
     ) -> str:
         metadata = await self.discovery.metadata()
         query = {
@@ -402,6 +422,8 @@ class OpenIDProvider(OAuthProvider):
             "code_challenge_method": "S256",
             **self.authorization_parameters(secrets),
         }
+        if reauthenticate:
+            query |= self.reauthentication_parameters()
         endpoint = metadata.authorization_endpoint
         separator = "&" if "?" in endpoint else "?"
         return f"{endpoint}{separator}{urlencode(query)}"
@@ -453,7 +475,11 @@ class OpenIDProvider(OAuthProvider):
                 ),
                 **claims,
             }
-        return self.account(claims, callback)
+        return replace(
+            self.account(claims, callback),
+            auth_time=auth_time(claims),
+            tokens=ProviderTokens.parse(tokens),
+        )
 
     async def validate_id_token(
         self,

@@ -13,7 +13,7 @@ from fastapi import HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ...exceptions import AuthError, RateLimited
@@ -45,7 +45,11 @@ STATUS_BY_CODE = {
     "account_disabled": status.HTTP_403_FORBIDDEN,
     "csrf_rejected": status.HTTP_403_FORBIDDEN,
     "invalid_reset_token": status.HTTP_400_BAD_REQUEST,
+    "invalid_email_token": status.HTTP_400_BAD_REQUEST,
+    "email_taken": status.HTTP_409_CONFLICT,
+    "email_already_verified": status.HTTP_409_CONFLICT,
     "rate_limited": status.HTTP_429_TOO_MANY_REQUESTS,
+    "email_delivery_failed": status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 
 DESCRIPTIONS = {
@@ -63,6 +67,7 @@ DESCRIPTIONS = {
     status.HTTP_429_TOO_MANY_REQUESTS: (
         "Too many attempts; retry after the Retry-After header's seconds"
     ),
+    status.HTTP_503_SERVICE_UNAVAILABLE: "The email could not be sent",
 }
 
 
@@ -88,9 +93,9 @@ class FieldError(BaseModel):
 
 
 class ValidationErrorDetail(ErrorDetail):
-    """An invalid request, with where and why."""
+    """An invalid request, with where and why when fields are to blame."""
 
-    errors: list[FieldError]
+    errors: list[FieldError] = Field(default_factory=list)
 
 
 class ValidationErrorResponse(BaseModel):
