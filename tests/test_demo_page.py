@@ -202,6 +202,28 @@ def test_authenticator_backup_codes_and_two_factor_sign_in(
     assert amr(page) == {"mfa", "otp", "pwd"}
 
 
+def last_email(example_dir: Path, to: str, subject: str = "") -> str:
+    """The newest console email to ``to`` (development prints them)."""
+    deadline = time.monotonic() + 10
+    while True:  # links are sent after the response, in the background
+        log = (example_dir / "uvicorn.log").read_text(errors="replace")
+        messages = [
+            m.split("\n---", 1)[0]
+            for m in log.split("--- email from ")[1:]
+            if m.split("\n", 1)[0].endswith(f" to {to}") and subject in m
+        ]
+        if messages:
+            return messages[-1]
+        assert time.monotonic() < deadline, f"no email to {to}: {subject}"
+        time.sleep(0.1)
+
+
+def link_in(message: str, path: str) -> str:
+    link = re.search(rf"http://\S+{path}#token=\S+", message)
+    assert link is not None, message
+    return link.group(0)
+
+
 def test_sign_in_with_an_emailed_code(
     page: Page,
     app: str,
@@ -211,9 +233,7 @@ def test_sign_in_with_an_emailed_code(
     page.goto(app)
     fill(page, "email-code-request", email=address)
     expect(page.locator("form#email-code-verify")).to_be_visible()
-    # Console email in development: the code is in the server's output.
-    log = (example_dir / "uvicorn.log").read_text(errors="replace")
-    message = log[log.rindex(f" to {address}\n") :]
+    message = last_email(example_dir, address)
     code = re.search(r"\b(\d{6})\b", message)
     assert code is not None, message
 
@@ -251,3 +271,53 @@ def test_a_sensitive_change_asks_for_the_password_first(
     fill(page, "reauthenticate", password=PASSWORD)
     expect(page.locator("#status")).to_have_text("Other devices signed out.")
     expect(page.locator("form#reauthenticate")).to_be_hidden()
+
+
+def test_password_reset_by_emailed_link(
+    page: Page,
+    app: str,
+    example_dir: Path,
+) -> None:
+    address = sign_up(page, app)
+    sign_out(page)
+
+    fill(page, "reset-request", email=address)
+    expect(page.locator("#status")).to_contain_text("reset link")
+    page.goto(
+        link_in(
+            last_email(example_dir, address, "password"), "/reset-password"
+        )
+    )
+    fill(page, "reset-password", new_password=PASSWORD + " again")
+    expect(page.locator("#status")).to_contain_text("Password changed")
+    assert page.url == f"{app}/"  # the token left the address bar
+
+    fill(page, "login", email=address, password=PASSWORD + " again")
+    assert amr(page) == {"pwd"}
+
+
+def test_verify_and_change_the_email_address(
+    page: Page,
+    app: str,
+    example_dir: Path,
+) -> None:
+    address = sign_up(page, app)
+    # A new password account is sent a verification link.
+    page.goto(
+        link_in(last_email(example_dir, address, "Verify"), "/verify-email")
+    )
+    expect(page.locator("#status")).to_have_text("Email address verified.")
+
+    new_address = email()
+    fill(page, "email-change", new_email=new_address)
+    expect(page.locator("#status")).to_contain_text("Open the link")
+    page.goto(
+        link_in(last_email(example_dir, new_address), "/confirm-email-change")
+    )
+    expect(page.locator("#status")).to_have_text("Email address changed.")
+    notice = last_email(example_dir, address)
+    assert "changed" in notice.lower()
+
+    sign_out(page)
+    fill(page, "login", email=new_address, password=PASSWORD)
+    assert amr(page) == {"pwd"}

@@ -73,6 +73,18 @@ async def index() -> HTMLResponse:
     return HTMLResponse(INDEX_HTML, headers={"Cache-Control": "no-store"})
 
 
+# The pages emailed links open (AUTH_PASSWORD_RESET_PATH and friends): the
+# demo page reads the token from the URL fragment, which never reaches a
+# server log, and finishes the step.
+for path in ("/reset-password", "/verify-email", "/confirm-email-change"):
+    app.add_api_route(
+        path,
+        index,
+        response_class=HTMLResponse,
+        include_in_schema=False,
+    )
+
+
 @app.get("/health")
 async def health() -> Health:
     """Liveness probe; needs no session."""
