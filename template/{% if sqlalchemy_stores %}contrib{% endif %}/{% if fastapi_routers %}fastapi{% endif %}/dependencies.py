@@ -75,8 +75,9 @@ def recent_session_dependency(
     ) -> Session:
         """The session if its last sign-in is at most ``max_age`` old.
 
-        Otherwise 403 ``reauth_required``: ``POST /reauthenticate``, then
-        retry.
+        Otherwise 403 ``reauth_required``: confirm a factor again (``POST
+        /reauthenticate``, or a provider's ``authorize`` route with
+        ``intent=reauthenticate``), then retry.
         """
         try:
             sessions.require_recent(session, max_age)
