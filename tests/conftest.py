@@ -24,8 +24,10 @@ from typing import Any
 import copier
 import plumbum
 import pytest
+from playwright.sync_api import Browser
 
 from tests import matrix, pg
+from tests.browser import launch
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -215,3 +217,10 @@ def postgres() -> Iterator[str]:
         return
     with pg.server() as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium under Playwright (see ``tests/browser.py``)."""
+    with launch() as launched:
+        yield launched

@@ -32,6 +32,7 @@ import copier
 import httpx
 import pytest
 import yaml
+from aiosmtpd.controller import Controller
 from copier.errors import DirtyLocalWarning
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -267,3 +268,17 @@ def _wait_until_healthy(
                 + log_path.read_text(errors="replace"),
             )
         time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def smtp_sink(handler: object, port: int) -> Iterator[None]:
+    """A real SMTP server (aiosmtpd) on ``port``, handled by ``handler``.
+
+    aiosmtpd cannot bind port 0: pick one with :func:`free_port`.
+    """
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield
+    finally:
+        controller.stop()

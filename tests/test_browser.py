@@ -27,7 +27,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
-from tests.browser import TIMEOUT_MS, artifacts, launch
+from tests.browser import TIMEOUT_MS, artifacts
 from tests.example_server import (
     app_environment,
     free_port,
@@ -42,12 +42,6 @@ PASSWORD = "correct horse battery staple"  # noqa: S105 (test account)
 
 def _email() -> str:
     return f"browser-{secrets.token_hex(4)}@example.com"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with launch() as launched:
-        yield launched
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import pyotp
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.browser import TIMEOUT_MS, artifacts, launch
+from tests.browser import TIMEOUT_MS, artifacts
 from tests.example_server import (
     ROOT,
     app_environment,
@@ -32,12 +32,6 @@ from tests.example_server import (
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 (test account)
 STEP_UP_SECONDS = 3
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with launch() as launched:
-        yield launched
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,6 @@ from email.message import EmailMessage
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tests.example_server import (
@@ -29,6 +28,7 @@ from tests.example_server import (
     free_port,
     render_example,
     serve,
+    smtp_sink,
 )
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 (test account)
@@ -91,12 +91,8 @@ def mailbox() -> Iterator[Mailbox]:
     handler = Mailbox()
     # aiosmtpd 1.4 cannot bind port 0: pick a free port first.
     handler.port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=handler.port)
-    controller.start()
-    try:
+    with smtp_sink(handler, handler.port):
         yield handler
-    finally:
-        controller.stop()
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from playwright.sync_api import expect
 
@@ -45,6 +44,7 @@ from tests.example_server import (
     free_port,
     render_example,
     serve,
+    smtp_sink,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -191,12 +191,8 @@ class MailFolder:
 def mail(example_dir: Path) -> Iterator[MailFolder]:
     """A real SMTP server; the Node tests read emailed codes from files."""
     handler = MailFolder(example_dir / "mail")
-    controller = Controller(handler, hostname="127.0.0.1", port=handler.port)
-    controller.start()
-    try:
+    with smtp_sink(handler, handler.port):
         yield handler
-    finally:
-        controller.stop()
 
 
 @pytest.fixture(scope="module")
