@@ -290,7 +290,12 @@ def test_client_against_the_example_app(
     server: str,
     mail: MailFolder,
 ) -> None:
-    """vitest: sign-up, sign-in, MFA, sessions, errors, rate limits."""
+    """vitest: sign-up, sign-in, MFA, sessions, errors, rate limits.
+
+    Also the account calls: password change and reset, email verification
+    and change (links read from the SMTP server's files), linked provider
+    accounts and the audit list.
+    """
     client = example_dir / "app" / "auth" / "client"
     output = _run(
         [_tool("vitest"), "run", "--reporter=verbose"],

@@ -106,6 +106,41 @@ async function emailedCode(address: string): Promise<string> {
   throw new Error(`no sign-in code was emailed to ${address}`);
 }
 
+/**
+ * The tokens of the links to `path` emailed to `address`, oldest first;
+ * waits until there are at least `count`.
+ */
+async function emailedTokens(
+  address: string,
+  path: string,
+  count = 1,
+): Promise<string[]> {
+  const link = new RegExp(`${path}#token=(\\S+)`);
+  const box = join(mailDir, address);
+  for (let attempt = 0; attempt < 150; attempt += 1) {
+    const files = await readdir(box).catch(() => []);
+    files.sort((a, b) => Number.parseInt(a) - Number.parseInt(b));
+    const tokens: string[] = [];
+    for (const file of files) {
+      const found = link.exec(await readFile(join(box, file), "utf8"))?.[1];
+      if (found) tokens.push(found);
+    }
+    if (tokens.length >= count) return tokens;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no ${path} link was emailed to ${address}`);
+}
+
+/** The error a call throws, to match against. */
+function refusal(call: Promise<unknown>): Promise<unknown> {
+  return call.then(
+    () => {
+      throw new Error("the call was not refused");
+    },
+    (error: unknown) => error,
+  );
+}
+
 function newAccount() {
   return {
     email: `ts-${randomUUID()}@example.com`,
@@ -118,6 +153,20 @@ async function signedUp() {
   const { client } = browser();
   await client.signUp.password(account);
   return account;
+}
+
+/**
+ * A new account, signed in with an emailed code: registrations are limited
+ * to 10 an hour per IP address, and the last test needs what is left.
+ */
+async function signedInByEmail() {
+  const email = `ts-${randomUUID()}@example.com`;
+  const { client } = browser();
+  await client.signIn.emailOtp.request({ email });
+  const code = await emailedCode(email);
+  const result = await client.signIn.emailOtp.verify({ code });
+  expect(result.status).toBe("signed_in");
+  return { email, client };
 }
 
 describe("password sign-in", () => {
@@ -281,6 +330,108 @@ describe("oauth", () => {
     expect(await response.json()).toMatchObject({
       detail: { code: "oauth_provider_unknown" },
     });
+  });
+});
+
+describe("password", () => {
+  it("changes the password and signs in with the new one", async () => {
+    const account = await signedUp();
+    const { client } = browser();
+    await client.signIn.password(account);
+    const newPassword = `battery staple ${randomUUID()}`;
+    const wrong = await refusal(
+      client.password.change({
+        current_password: "not the password",
+        new_password: newPassword,
+      }),
+    );
+    expect(wrong).toBeInstanceOf(AuthError);
+    expect(wrong).toMatchObject({ code: "invalid_credentials", status: 401 });
+
+    // Just signed in: the current password may be left out.
+    await client.password.change({ new_password: newPassword });
+    expect(await client.session()).not.toBeNull();
+    await client.signOut();
+    const old = await client.signIn.password(account);
+    expect(old).toMatchObject({ status: "error", code: "invalid_credentials" });
+    const renewed = { email: account.email, password: newPassword };
+    expect((await client.signIn.password(renewed)).status).toBe("signed_in");
+  });
+
+  it("resets a forgotten password by the emailed link", async () => {
+    const { email, client } = await signedInByEmail();
+    const changes: string[] = [];
+    client.subscribe(() => changes.push("changed"));
+    await client.password.requestReset({ email });
+    const [token = ""] = await emailedTokens(email, "/reset-password");
+    const password = `staple battery ${randomUUID()}`;
+    const bogus = await refusal(
+      client.password.reset({ token: "bogus", new_password: password }),
+    );
+    expect(bogus).toMatchObject({ code: "invalid_reset_token", status: 400 });
+
+    await client.password.reset({ token, new_password: password });
+    expect(changes).toEqual(["changed"]);
+    // Every session of the account is signed out, this one too.
+    expect(await client.session()).toBeNull();
+    const result = await client.signIn.password({ email, password });
+    expect(result.status).toBe("signed_in");
+  });
+});
+
+describe("email address", () => {
+  it("verifies the address and moves to a new one by links", async () => {
+    const account = await signedUp();
+    // Registration emails a verification link; asking again replaces it.
+    const [first = ""] = await emailedTokens(account.email, "/verify-email");
+    const { client } = browser();
+    await client.signIn.password(account);
+    await client.email.requestVerification();
+    const tokens = await emailedTokens(account.email, "/verify-email", 2);
+    const replaced = await refusal(client.email.verify({ token: first }));
+    expect(replaced).toMatchObject({ code: "invalid_email_token" });
+    await client.email.verify({ token: tokens.at(-1) ?? "" });
+    const again = await refusal(client.email.requestVerification());
+    expect(again).toBeInstanceOf(AuthError);
+    expect(again).toMatchObject({
+      code: "email_already_verified",
+      status: 409,
+    });
+
+    const newEmail = `ts-${randomUUID()}@example.com`;
+    await client.reauthenticate({
+      factor: "password",
+      password: account.password,
+    });
+    await client.email.change({ new_email: newEmail });
+    const [token = ""] = await emailedTokens(newEmail, "/confirm-email-change");
+    await client.email.confirmChange({ token });
+    const used = await refusal(client.email.confirmChange({ token }));
+    expect(used).toMatchObject({ code: "invalid_email_token", status: 400 });
+
+    await client.signOut();
+    const moved = { email: newEmail, password: account.password };
+    expect((await client.signIn.password(moved)).status).toBe("signed_in");
+  });
+});
+
+describe("account", () => {
+  it("lists the account's security events", async () => {
+    const { client } = await signedInByEmail();
+    const events = await client.audit.list();
+    expect(events.map((event) => event.type)).toContain("sign_in_succeeded");
+    expect(await client.audit.list({ limit: 1 })).toHaveLength(1);
+  });
+
+  it("lists no linked accounts and refuses to unlink one", async () => {
+    const { client } = await signedInByEmail();
+    expect(await client.oauth.accounts()).toEqual([]);
+    const unlink = await refusal(client.oauth.unlink("google"));
+    expect(unlink).toBeInstanceOf(AuthError);
+    expect(unlink).toMatchObject({ code: "oauth_not_linked", status: 404 });
+    // The example app's providers are off until configured.
+    const link = await refusal(client.oauth.link("google"));
+    expect(link).toMatchObject({ code: "oauth_provider_unknown", status: 404 });
   });
 });
 

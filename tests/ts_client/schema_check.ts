@@ -34,6 +34,14 @@ type Wire<T> = T extends { factors: unknown }
   : T;
 type SignInOutcome = Wire<Exclude<Client.SignInResult, Client.Failure>>;
 type Verify = Parameters<Client.AuthClient["mfa"]["verify"]>[0];
+/** Linked accounts name their provider; the client narrows it likewise. */
+type LinkedWire = Omit<Client.LinkedAccount, "provider"> & { provider: string };
+type Query<Op> = Op extends { parameters: { query?: infer Q } }
+  ? NonNullable<Q>
+  : never;
+type AuditOptions = NonNullable<
+  Parameters<Client.AuthClient["audit"]["list"]>[0]
+>;
 
 export type Checks = [
   // Requests.
@@ -66,6 +74,24 @@ export type Checks = [
   >,
   Expect<Same<Client.SecondFactor, Schemas["CodeProof"]["factor"]>>,
   Expect<Same<Verify, Schemas["CodeProof"]>>,
+  Expect<
+    Same<Client.PasswordChange, Body<paths["/auth/password/change"]["post"]>>
+  >,
+  Expect<
+    Same<
+      Client.ResetRequest,
+      Body<paths["/auth/password/reset/request"]["post"]>
+    >
+  >,
+  Expect<
+    Same<Client.ResetCompletion, Body<paths["/auth/password/reset"]["post"]>>
+  >,
+  Expect<Same<Client.EmailLink, Body<paths["/auth/email/verify"]["post"]>>>,
+  Expect<Same<Client.NewEmail, Body<paths["/auth/email/change"]["post"]>>>,
+  Expect<
+    Same<Client.EmailLink, Body<paths["/auth/email/change/confirm"]["post"]>>
+  >,
+  Expect<Same<AuditOptions, Query<paths["/auth/audit"]["get"]>>>,
   // Responses.
   Expect<Same<Client.SessionInfo, Ok<paths["/auth/session"]["get"]>>>,
   Expect<Same<Client.SessionInfo, Ok<paths["/auth/reauthenticate"]["post"]>>>,
@@ -87,6 +113,15 @@ export type Checks = [
   Expect<Same<SignInOutcome, Ok<paths["/auth/totp/verify"]["post"]>>>,
   Expect<Same<SignInOutcome, Ok<paths["/auth/hotp/verify"]["post"]>>>,
   Expect<Same<SignInOutcome, Ok<paths["/auth/backup-codes/verify"]["post"]>>>,
+  Expect<Same<Client.AuditEvent[], Ok<paths["/auth/audit"]["get"]>>>,
+  Expect<Same<Client.AuditEventType, Schemas["AuditEventType"]>>,
+  Expect<Same<LinkedWire[], Ok<paths["/auth/oauth/accounts"]["get"]>>>,
+  Expect<
+    Same<
+      { authorization_url: string },
+      Ok<paths["/auth/oauth/{provider}/link"]["post"]>
+    >
+  >,
   Expect<
     Same<
       { providers: Client.Provider[] } extends { providers: string[] }
