@@ -70,7 +70,14 @@ CODES = frozenset({"factors/codes.py", "tests/test_codes.py"})
 # Jinja templates the package renders at run time (may contain {{ }}).
 RUNTIME_TEMPLATES = ("mail/templates/*",)
 
-EMAIL = frozenset({"mail/__init__.py", "mail/**", "tests/test_mail.py"})
+EMAIL = frozenset(
+    {
+        "mail/__init__.py",
+        "mail/**",
+        "tests/smtp_sink.py",
+        "tests/test_mail.py",
+    },
+)
 
 # Sign-in with OAuth 2.0 / OpenID Connect providers.
 OAUTH = frozenset(
