@@ -174,73 +174,25 @@ def uvicorn(base: Path, database_url: str) -> Iterator[str]:
 
 @contextlib.contextmanager
 def throwaway_postgres() -> Iterator[str]:
-    """A PostgreSQL cluster on a loopback port, deleted afterwards."""
-    bins = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin"),
-        key=lambda p: int(p.parent.name),
+    """The test suite's throwaway server (``python -m tests.pg``)."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.pg"],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
-    if not bins:
-        raise RuntimeError("PostgreSQL not found: apt-get install postgresql")
-    pgbin = bins[-1]
-    root = Path(tempfile.mkdtemp(prefix="aegistry-bench-pg-"))
-    port = free_port()
-    as_postgres = ["runuser", "-u", "postgres", "--"]
-    shutil.chown(root, "postgres")
-    (root / "pw").write_text("benchpw\n")
-    shutil.chown(root / "pw", "postgres")
-    data = root / "data"
-
-    def run(*args: str) -> None:
-        subprocess.run(
-            [*as_postgres, *args],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-
-    run(
-        f"{pgbin}/initdb",
-        "-D",
-        str(data),
-        "-U",
-        "postgres",
-        f"--pwfile={root / 'pw'}",
-        "--auth-local=trust",
-        "--auth-host=scram-sha-256",
-        "-E",
-        "UTF8",
-        "--locale=C.UTF-8",
-        "--no-sync",
-    )
-    run(
-        f"{pgbin}/pg_ctl",
-        "-D",
-        str(data),
-        "-l",
-        str(root / "log"),
-        "-w",
-        "-t",
-        "30",
-        "-o",
-        f"-c listen_addresses={HOST} -p {port} -k {root} "
-        "-c fsync=off -c synchronous_commit=off",
-        "start",
-    )
+    assert server.stdin is not None
+    assert server.stdout is not None
+    url = server.stdout.readline().strip()
+    if not url:
+        server.wait()
+        raise RuntimeError("PostgreSQL did not start (see tests/pg.py)")
     try:
-        run(
-            f"{pgbin}/psql",
-            "-h",
-            str(root),
-            "-p",
-            str(port),
-            "-U",
-            "postgres",
-            "-qc",
-            "CREATE DATABASE auth_bench",
-        )
-        yield f"postgresql+asyncpg://postgres:benchpw@{HOST}:{port}/auth_bench"
+        yield url
     finally:
-        run(f"{pgbin}/pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop")
-        shutil.rmtree(root, ignore_errors=True)
+        server.stdin.close()  # tests.pg stops the server and cleans up
+        server.wait(60)
 
 
 # ---------------------------------------------------------- load tools
