@@ -230,19 +230,12 @@ def test_client_checks_for_every_row(
     _run([_tool("prettier"), "--check", *clients], workspace)
 
 
-def test_client_types_match_the_openapi_schema(
-    example_dir: Path,
-    tmp_path: Path,
-) -> None:
-    """Every request and response type equals the schema's (tsc checks).
-
-    The Node test and the React page are type-checked against the client
-    in the same run.
-    """
-    workspace = _workspace(tmp_path / "schema")
+def _schema_workspace(example_dir: Path, path: Path) -> Path:
+    """The client, the schema's types and the checks, ready for tsc."""
+    workspace = _workspace(path)
     env = app_environment(
         "http://127.0.0.1",
-        f"sqlite+aiosqlite:///{tmp_path / 'schema.db'}",
+        f"sqlite+aiosqlite:///{path / 'schema.db'}",
     )
     schema = subprocess.run(
         [
@@ -272,17 +265,72 @@ def test_client_types_match_the_openapi_schema(
         shutil.copy(TS_DIR / name, workspace / name)
     # The package's entries, mapped to the rendered client's sources.
     entries = {"": "index", "/react": "react", "/server": "server"}
-    _tsc(
-        workspace,
-        "./client/tsconfig.json",
-        checked,
-        jsx="react-jsx",
-        types=["node"],
-        paths={
-            f"{PACKAGE_NAME}{entry}": [f"./client/src/{module}.ts"]
-            for entry, module in entries.items()
+    tsconfig = {
+        "extends": "./client/tsconfig.json",
+        "include": checked,
+        "compilerOptions": {
+            "jsx": "react-jsx",
+            "types": ["node"],
+            "paths": {
+                f"{PACKAGE_NAME}{entry}": [f"./client/src/{module}.ts"]
+                for entry, module in entries.items()
+            },
         },
+    }
+    (workspace / "tsconfig.json").write_text(json.dumps(tsconfig))
+    return workspace
+
+
+def test_client_types_match_the_openapi_schema(
+    example_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """Every request and response type equals the schema's (tsc checks).
+
+    The Node test and the React page are type-checked against the client
+    in the same run.
+    """
+    workspace = _schema_workspace(example_dir, tmp_path / "schema")
+    _run([_tool("tsc"), "-p", "tsconfig.json"], workspace)
+
+
+@pytest.mark.parametrize(
+    ("field", "drift"),
+    [
+        ("  created_at: string;", "  created_at: number;"),  # wrong type
+        ("  amr: string[];", "  amr: string[];\n  device?: string;"),  # extra
+        ("  auth_time: string;\n", ""),  # missing
+    ],
+    ids=["wrong-type", "extra-optional-field", "missing-field"],
+)
+def test_the_schema_check_catches_a_drifted_type(
+    example_dir: Path,
+    tmp_path: Path,
+    field: str,
+    drift: str,
+) -> None:
+    """A client type that differs from the schema fails the check."""
+    workspace = _schema_workspace(example_dir, tmp_path / "drift")
+    types = workspace / "client" / "src" / "types.ts"
+    source = types.read_text()
+    session_info = source.index("export interface SessionInfo {")
+    assert source.index(field, session_info) < source.index("}", session_info)
+    types.write_text(
+        source[:session_info]
+        + source[session_info:].replace(field, drift, 1),
     )
+
+    result = subprocess.run(
+        [_tool("tsc"), "-p", "tsconfig.json"],
+        cwd=workspace,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert "schema_check.ts" in result.stdout, result.stdout
 
 
 def test_client_against_the_example_app(

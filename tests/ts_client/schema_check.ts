@@ -13,8 +13,22 @@ import type * as Client from "./client/src/index.js";
 
 type Schemas = components["schemas"];
 
-/** `true` only when A and B accept exactly the same values. */
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** `true` when A and B are mutually assignable. */
+type Mutual<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/**
+ * Every property path of T ("session.amr"), through unions and arrays.
+ * Mutual assignability alone lets an extra optional field through.
+ */
+type Paths<T> = T extends readonly (infer E)[]
+  ? Paths<E>
+  : T extends object
+    ? {
+        [K in keyof T & string]-?: K | `${K}.${Paths<NonNullable<T[K]>>}`;
+      }[keyof T & string]
+    : never;
+/** `true` only when A and B accept the same values and name the same fields. */
+type Same<A, B> =
+  Mutual<A, B> extends true ? Mutual<Paths<A>, Paths<B>> : false;
 type Expect<T extends true> = T;
 
 type Body<Op> = Op extends {
