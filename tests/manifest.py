@@ -86,6 +86,7 @@ OAUTH = frozenset(
         "factors/oauth2/accounts.py",
         "factors/oauth2/base.py",
         "factors/oauth2/errors.py",
+        "factors/oauth2/logout.py",
         "factors/oauth2/oidc.py",
         "factors/oauth2/providers.py",
         "factors/oauth2/settings.py",
@@ -95,6 +96,23 @@ OAUTH = frozenset(
     },
 )
 PROVIDER_MODULE = {"oidc": "oidc_generic"}
+# Its stores (back-channel logout included) and route tests, if chosen.
+OAUTH_STORES = frozenset(
+    {
+        "contrib/sqlalchemy/linked_accounts.py",
+        "contrib/sqlalchemy/logout_tokens.py",
+        "contrib/sqlalchemy/oauth_states.py",
+        "contrib/sqlalchemy/provider_sessions.py",
+    },
+)
+OAUTH_ROUTES = frozenset(
+    {
+        "contrib/fastapi/oauth.py",
+        "contrib/fastapi/routes/oauth.py",
+        "tests/test_fastapi_oauth.py",
+        "tests/test_fastapi_oauth_logout.py",
+    },
+)
 
 # Folders written by the contrib layers: present (non-empty) iff enabled.
 STORES = frozenset(
@@ -155,6 +173,10 @@ def expected_paths(answers: dict[str, Any]) -> set[str]:
         paths |= STORES
     if answers["fastapi_routers"]:
         paths |= ROUTERS
+    if providers and answers["sqlalchemy_stores"]:
+        paths |= OAUTH_STORES
+    if providers and answers["fastapi_routers"]:
+        paths |= OAUTH_ROUTES
     if answers.get("typescript_client"):
         paths |= TS_CLIENT
     return paths

@@ -7,15 +7,19 @@ PostgreSQL. The Google-shaped configuration is Google's provider class
 pointed at the local issuer. Then the cases a real provider makes
 meaningful: key rotation between logins, discovery issuer mismatch, the
 RFC 9207 ``iss`` parameter, replayed state, a callback finished in
-another browser, and step-up through the provider (``prompt=login``,
-``max_age=0``, ``auth_time``).
+another browser, step-up through the provider (``prompt=login``,
+``max_age=0``, ``auth_time``), and Back-Channel Logout: ending the session
+at the provider ends the app's session signed in through it (the app is
+served by uvicorn for the provider to post the logout token to).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -68,6 +72,8 @@ class OpenIDProvider:
     def __init__(self, tmp: Path) -> None:
         self.port = _free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
+        # Where the app listens for back-channel logout tokens.
+        self.rp_port = _free_port()
         self._config = tmp / "op.json"
         self._process: subprocess.Popen[str] | None = None
 
@@ -89,6 +95,11 @@ class OpenIDProvider:
                             "redirect_uris": redirect_uris,
                             "grant_types": ["authorization_code"],
                             "response_types": ["code"],
+                            "backchannel_logout_uri": (
+                                f"http://127.0.0.1:{self.rp_port}"
+                                "/auth/oauth/oidc/backchannel-logout"
+                            ),
+                            "backchannel_logout_session_required": True,
                         },
                     ],
                     "jwks": {"keys": keys},
@@ -256,9 +267,18 @@ async def app_for(
         await app.http.aclose()
 
 
-async def log_in_at_provider(url: str, login: str) -> dict[str, str]:
-    """Drive the provider's login and consent pages; the callback query."""
-    async with httpx.AsyncClient() as browser:
+async def log_in_at_provider(
+    url: str,
+    login: str,
+    browser: httpx.AsyncClient | None = None,
+) -> dict[str, str]:
+    """Drive the provider's login and consent pages; the callback query.
+
+    ``browser`` keeps the provider's session cookies (a new one if none).
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        if browser is None:
+            browser = await stack.enter_async_context(httpx.AsyncClient())
         for _ in range(12):
             response = await browser.get(url)
             if response.status_code == 200 and "/interaction/" in url:
@@ -439,3 +459,83 @@ async def test_reauthentication_through_a_real_provider(
         )
         assert response.status_code == 400
         assert response.json()["detail"]["code"] == "identity_mismatch"
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any, port: int) -> AsyncIterator[None]:
+    """``app`` on a loopback port, in this event loop, for the provider."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    for _ in range(250):
+        if server.started:
+            break
+        await asyncio.sleep(0.02)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def end_session_at_provider(
+    op: OpenIDProvider,
+    at_op: httpx.AsyncClient,
+) -> None:
+    """RP-initiated logout at the provider: its page, then "yes"."""
+    page = await at_op.get(f"{op.issuer}/session/end")
+    assert page.status_code == 200, page.text
+    found = re.search(r'name="xsrf" value="([^"]+)"', page.text)
+    assert found, page.text
+    done = await at_op.post(
+        f"{op.issuer}/session/end/confirm",
+        data={"xsrf": found.group(1), "logout": "yes"},
+    )
+    assert done.status_code in {302, 303}, done.text
+
+
+async def test_back_channel_logout_ends_the_session_signed_in_there(
+    package: ModuleType,
+    engine: Any,
+    op: OpenIDProvider,
+) -> None:
+    async with (
+        app_for(package, engine, op) as app,
+        serving(app.app, op.rp_port),
+        app.browser() as browser,
+        app.browser() as other_browser,
+        httpx.AsyncClient() as at_op,
+        httpx.AsyncClient() as other_at_op,
+    ):
+        # The same person, signed in twice through two provider sessions.
+        for rp, op_browser in ((browser, at_op), (other_browser, other_at_op)):
+            start = await rp.get("/auth/oauth/oidc/authorize")
+            callback = await log_in_at_provider(
+                start.headers["location"],
+                "carol",
+                op_browser,
+            )
+            response = await rp.get(
+                "/auth/oauth/oidc/callback",
+                params=callback,
+            )
+            assert response.status_code == 303, response.text
+            assert (await rp.get("/auth/session")).status_code == 200
+        await end_session_at_provider(op, at_op)
+        # The provider posted a logout token naming its session (sid).
+        assert (await browser.get("/auth/session")).status_code == 401
+        assert (await other_browser.get("/auth/session")).status_code == 200
+        identity = await app.auth.identities.get_by_email("carol@example.com")
+        events = await app.auth.audit.list(identity.id)
+        assert any(
+            event.details.get("scope") == "provider_logout" for event in events
+        )

@@ -3,7 +3,8 @@
 //   node op.mjs config.json
 //
 // config.json: {"issuer", "port", "clients": [...], "jwks": {"keys": [...]}}
-// (private JWKs). Accounts exist for any login name: `sub` is the name,
+// (private JWKs); a client may register a backchannel_logout_uri.
+// Accounts exist for any login name: `sub` is the name,
 // the email is `<name>@example.com` (verified). PKCE S256 is required.
 // Prints "listening" once it accepts connections.
 import fs from 'node:fs';
@@ -16,13 +17,21 @@ const provider = new Provider(config.issuer, {
   clients: config.clients,
   jwks: config.jwks,
   pkce: { required: () => true },
+  // Logout tokens go to the app on 127.0.0.1, which oidc-provider's own
+  // guard against requests to special-use addresses would refuse.
+  fetch: (url, { dispatcher, ...options }) => fetch(url, options),
   conformIdTokenClaims: config.conformIdTokenClaims ?? true,
   claims: {
     openid: ['sub'],
     email: ['email', 'email_verified'],
     profile: ['name'],
   },
-  features: { devInteractions: { enabled: true } },
+  features: {
+    devInteractions: { enabled: true },
+    // Clients registering backchannel_logout_uri get logout tokens when
+    // the session ends at /session/end (RP-initiated logout).
+    backchannelLogout: { enabled: true },
+  },
   async findAccount(ctx, id) {
     return {
       accountId: id,

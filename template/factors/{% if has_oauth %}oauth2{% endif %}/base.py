@@ -145,7 +145,8 @@ class ProviderAccount:
     ``subject`` is the provider's stable user id: accounts are keyed by
     (provider, subject), never by email. ``email_verified`` is true only
     when the provider asserts it. ``auth_time`` is when the person last
-    signed in at the provider, if it says.
+    signed in at the provider, if it says; ``sid`` the provider's own
+    session, if its ID token names one (for back-channel logout).
     """
 
     provider: str
@@ -155,6 +156,7 @@ class ProviderAccount:
     amr: tuple[str, ...] = ()
     name: str | None = None
     auth_time: datetime | None = None
+    sid: str | None = None
     tokens: ProviderTokens | None = field(default=None, repr=False)
 
 

@@ -128,3 +128,13 @@ class OAuthReauthenticationStale(AuthError):
 
     code = "oauth_reauthentication_stale"
     message = "The provider did not confirm a fresh sign-in; try again."
+
+
+class OAuthLogoutTokenInvalid(AuthError):
+    """A back-channel logout token failed validation, or was replayed.
+
+    OpenID Connect Back-Channel Logout 1.0, section 2.6.
+    """
+
+    code = "oauth_logout_token_invalid"
+    message = "The provider's logout token is not valid."

@@ -212,11 +212,16 @@ class IdTokenPolicy:
     algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS
 
 
-def token_header(id_token: str, algorithms: Collection[str]) -> dict[str, Any]:
+def token_header(
+    id_token: str,
+    algorithms: Collection[str],
+    types: Collection[str | None] | None = None,
+) -> dict[str, Any]:
     """The protected header of a signed token, before any trust.
 
     Refuses encrypted or oversized tokens, ``alg`` values off the
-    allowlist (``none`` is never on it) and any ``crit`` extension.
+    allowlist (``none`` is never on it) and any ``crit`` extension; with
+    ``types``, a ``typ`` (lower case, ``application/`` dropped) off it.
     """
     if len(id_token) > MAX_TOKEN_LENGTH or id_token.count(".") != 2:  # noqa: PLR2004
         raise OAuthIdTokenInvalid
@@ -232,7 +237,15 @@ def token_header(id_token: str, algorithms: Collection[str]) -> dict[str, Any]:
     kid = header.get("kid")
     if kid is not None and not isinstance(kid, str):
         raise OAuthIdTokenInvalid
+    if types is not None and _media_type(header.get("typ")) not in types:
+        raise OAuthIdTokenInvalid
     return header
+
+
+def _media_type(typ: object) -> str | None:
+    if not isinstance(typ, str):
+        return None if typ is None else ""
+    return typ.lower().removeprefix("application/")
 
 
 def verify_signature(id_token: str, key: Key, alg: str) -> dict[str, Any]:
@@ -252,10 +265,28 @@ def check_claims(
 ) -> str:
     """Check the claims of a verified ID token; its ``sub``.
 
-    ``iss`` exactly one of the provider's issuers; ``aud`` the client
-    (with other audiences only when ``azp`` names the client); ``azp``,
-    if present, the client; ``exp`` in the future and ``iat`` not, with
-    at most a minute of clock skew; ``nonce`` the flow's own.
+    ``iss`` and ``aud`` as :func:`check_audience` and the times as
+    :func:`check_times` ask; ``nonce`` the flow's own.
+    """
+    check_audience(claims, policy)
+    check_times(claims, now, expiry_required=True)
+    token_nonce = claims.get("nonce")
+    if not isinstance(token_nonce, str) or not constant_time_equals(
+        token_nonce,
+        nonce,
+    ):
+        raise OAuthIdTokenInvalid
+    subject = claims.get("sub")
+    if not is_identifier(subject):
+        raise OAuthIdTokenInvalid
+    return subject
+
+
+def check_audience(claims: Mapping[str, Any], policy: IdTokenPolicy) -> None:
+    """``iss`` exactly one of the provider's issuers; ``aud`` the client.
+
+    Other audiences only when ``azp`` names the client; ``azp``, if
+    present, the client.
     """
     issuer = claims.get("iss")
     if not isinstance(issuer, str) or issuer not in policy.issuers:
@@ -271,32 +302,42 @@ def check_claims(
     azp = claims.get("azp")
     if (len(audiences) > 1 or azp is not None) and azp != policy.client_id:
         raise OAuthIdTokenInvalid
+
+
+def check_times(
+    claims: Mapping[str, Any],
+    now: datetime,
+    *,
+    expiry_required: bool,
+) -> None:
+    """Check ``iat``, ``exp`` and ``nbf``, with a minute of clock skew.
+
+    ``iat`` must be there and not in the future; ``exp``, if there or
+    required, in the future; ``nbf``, if there, not in the future.
+    """
     timestamp = now.timestamp()
     skew = CLOCK_SKEW.total_seconds()
     expires, issued = claims.get("exp"), claims.get("iat")
-    if not _is_time(expires) or not _is_time(issued):
+    if not _is_time(issued) or issued > timestamp + skew:
         raise OAuthIdTokenInvalid
-    if timestamp >= expires + skew or issued > timestamp + skew:
+    if (expires is not None or expiry_required) and (
+        not _is_time(expires) or timestamp >= expires + skew
+    ):
         raise OAuthIdTokenInvalid
     not_before = claims.get("nbf")
     if not_before is not None and (
         not _is_time(not_before) or not_before > timestamp + skew
     ):
         raise OAuthIdTokenInvalid
-    token_nonce = claims.get("nonce")
-    if not isinstance(token_nonce, str) or not constant_time_equals(
-        token_nonce,
-        nonce,
-    ):
-        raise OAuthIdTokenInvalid
-    subject = claims.get("sub")
-    if (
-        not isinstance(subject, str)
-        or not subject
-        or len(subject) > MAX_SUBJECT_LENGTH
-    ):
-        raise OAuthIdTokenInvalid
-    return subject
+
+
+def is_identifier(value: object) -> TypeGuard[str]:
+    """A non-empty string of at most 255 characters (``sub``, ``sid``)."""
+    return (
+        isinstance(value, str)
+        and bool(value)
+        and len(value) <= MAX_SUBJECT_LENGTH
+    )
 
 
 def _is_time(value: object) -> TypeGuard[int | float]:
@@ -352,12 +393,14 @@ class OpenIDProvider(OAuthProvider):
 
     Subclasses adjust the authorization parameters, the client
     authentication, the issuers accepted in ID tokens and how claims
-    become a :class:`ProviderAccount`.
+    become a :class:`ProviderAccount`. ``backchannel_logout`` providers
+    may end sessions with logout tokens (see :mod:`.logout`).
     """
 
     name: ClassVar[str] = "oidc"
     use_userinfo: ClassVar[bool] = True
     can_reauthenticate: ClassVar[bool] = True
+    backchannel_logout: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -475,10 +518,12 @@ class OpenIDProvider(OAuthProvider):
                 ),
                 **claims,
             }
+        sid = claims.get("sid")
         return replace(
             self.account(claims, callback),
             auth_time=auth_time(claims),
             tokens=ProviderTokens.parse(tokens),
+            sid=sid if is_identifier(sid) else None,
         )
 
     async def validate_id_token(
@@ -487,16 +532,28 @@ class OpenIDProvider(OAuthProvider):
         nonce: str,
     ) -> dict[str, Any]:
         """The claims of a valid ID token of this provider and flow."""
-        header = token_header(id_token, self.policy.algorithms)
+        claims = await self.verified_claims(id_token)
+        check_claims(claims, self.policy, nonce, self._clock.now())
+        return claims
+
+    async def verified_claims(
+        self,
+        token: str,
+        types: Collection[str | None] | None = None,
+    ) -> dict[str, Any]:
+        """The claims of a token signed by this provider, unchecked.
+
+        The signature is verified with a key of the provider's key set
+        and an algorithm on its allowlist (see :func:`token_header`).
+        """
+        header = token_header(token, self.policy.algorithms, types)
         metadata = await self.discovery.metadata()
         key = await self.keys.key(
             metadata.jwks_uri,
             header.get("kid"),
             header["alg"],
         )
-        claims = verify_signature(id_token, key, header["alg"])
-        check_claims(claims, self.policy, nonce, self._clock.now())
-        return claims
+        return verify_signature(token, key, header["alg"])
 
     async def userinfo(
         self,

@@ -29,12 +29,15 @@ from .errors import http_error
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SAME_ORIGIN_SITES = frozenset({"same-origin", "none"})
-EXEMPT_ROUTES = frozenset({"oauth_form_post_callback"})
-"""Route names the check skips: only Apple's ``form_post`` callback.
+EXEMPT_ROUTES = frozenset(
+    {"oauth_form_post_callback", "oauth_backchannel_logout"},
+)
+"""Route names the check skips: two that are cross-site by design.
 
-Apple posts the sign-in result from its own site, so the request is
-cross-site by design; that route is protected by its one-time state,
-bound to the browser by the transaction cookie, instead.
+Apple posts the sign-in result from its own site; that route is
+protected by its one-time state, bound to the browser by the transaction
+cookie, instead. An OpenID provider posts back-channel logout tokens from
+its servers; that route acts only on a signed, single-use logout token.
 """
 
 
