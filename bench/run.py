@@ -54,6 +54,8 @@ class Load:
     p99_ms: float
     errors: int
     statuses: dict[str, int] = field(default_factory=dict)
+    # Server CPU time (user + system) per request, when it can be read.
+    server_cpu_us: float | None = None
 
 
 @dataclass
@@ -98,6 +100,16 @@ def render_example(base: Path) -> Path:
 # ------------------------------------------------------------ processes
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (Linux), else None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1]
+    except OSError:
+        return None
+    utime, stime = fields.split()[11:13]
+    return (int(utime) + int(stime)) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
@@ -106,8 +118,8 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def uvicorn(base: Path, database_url: str) -> Iterator[str]:
-    """Start one uvicorn worker serving the app; yield its base URL."""
+def uvicorn(base: Path, database_url: str) -> Iterator[tuple[str, int]]:
+    """Start one uvicorn worker serving the app; yield its URL and pid."""
     port = free_port()
     url = f"http://{HOST}:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTH_")}
@@ -158,7 +170,7 @@ def uvicorn(base: Path, database_url: str) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise RuntimeError("uvicorn did not start within 30 s")
             time.sleep(0.1)
-        yield url
+        yield url, process.pid
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -471,6 +483,48 @@ def sign_in(url: str) -> tuple[str, dict[str, str]]:
     return email, {"Cookie": cookie}
 
 
+def median_load(runs: list[Load]) -> Load:
+    """The rounds of one route as one run: totals, and median rates."""
+    return Load(
+        url=runs[0].url,
+        tool=runs[0].tool,
+        connections=runs[0].connections,
+        seconds=sum(r.seconds for r in runs),
+        requests=sum(r.requests for r in runs),
+        rps=statistics.median(r.rps for r in runs),
+        p50_ms=statistics.median(r.p50_ms for r in runs),
+        p99_ms=statistics.median(r.p99_ms for r in runs),
+        errors=sum(r.errors for r in runs),
+        statuses={},
+        server_cpu_us=(
+            statistics.median(cpu)
+            if (cpu := [r.server_cpu_us for r in runs if r.server_cpu_us])
+            else None
+        ),
+    )
+
+
+def ratio(rounds: dict[str, list[Load]], top: str, bottom: str) -> float:
+    """Median over rounds of ``top`` / ``bottom``, each pair run together."""
+    return statistics.median(
+        a.rps / b.rps for a, b in zip(rounds[top], rounds[bottom], strict=True)
+    )
+
+
+def cpu_ratios(throughput: dict[str, Load]) -> dict[str, float]:
+    """How many times more server CPU a request costs than on ``/me``.
+
+    Throughput with the server's CPU as the only limit: unlike req/s, it
+    holds up when other jobs share the machine.
+    """
+    me = throughput["me"].server_cpu_us
+    return {
+        key: load.server_cpu_us / me
+        for key, load in throughput.items()
+        if me and load.server_cpu_us
+    }
+
+
 def bench_backend(
     base: Path,
     name: str,
@@ -478,7 +532,7 @@ def bench_backend(
     args: argparse.Namespace,
 ) -> dict[str, object]:
     seconds = args.duration
-    with uvicorn(base, database_url) as url:
+    with uvicorn(base, database_url) as (url, pid):
         email, cookie = sign_in(url)
         routes = {
             "health": (f"{url}/health", None),
@@ -499,15 +553,23 @@ def bench_backend(
                 connections=args.connections,
                 headers=headers,
             )
-        throughput = {
-            key: load(
-                target,
-                seconds=seconds,
-                connections=args.connections,
-                headers=headers,
-            )
-            for key, (target, headers) in routes.items()
-        }
+        # Interleaved rounds: on a shared machine, load from other jobs
+        # then hits every route alike instead of whichever ran last.
+        rounds: dict[str, list[Load]] = {key: [] for key in routes}
+        for _ in range(args.rounds):
+            for key, (target, headers) in routes.items():
+                before = cpu_seconds(pid)
+                run = load(
+                    target,
+                    seconds=seconds / args.rounds,
+                    connections=args.connections,
+                    headers=headers,
+                )
+                after = cpu_seconds(pid)
+                if before is not None and after is not None and run.requests:
+                    run.server_cpu_us = (after - before) / run.requests * 1e6
+                rounds[key].append(run)
+        throughput = {key: median_load(runs) for key, runs in rounds.items()}
         idle = probe(f"{url}/health", seconds=seconds)
         busy, logins = probe_under(
             f"{url}/health",
@@ -516,15 +578,18 @@ def bench_backend(
             email=email,
             connections=args.login_connections,
         )
-    health, me, orm_me = (throughput[k] for k in ("health", "me", "orm_me"))
-    fastapi_users = throughput.get("fastapi_users_me")
     result: dict[str, object] = {
         "backend": name,
         "throughput": {k: asdict(v) for k, v in throughput.items()},
-        "me_over_health": me.rps / health.rps,
-        "me_over_orm_me": me.rps / orm_me.rps,
+        "rounds": args.rounds,
+        "rounds_rps": {k: [r.rps for r in v] for k, v in rounds.items()},
+        "me_over_health": ratio(rounds, "me", "health"),
+        "cpu_ratios": cpu_ratios(throughput),
+        "me_over_orm_me": ratio(rounds, "me", "orm_me"),
         "me_over_fastapi_users": (
-            me.rps / fastapi_users.rps if fastapi_users else None
+            ratio(rounds, "me", "fastapi_users_me")
+            if "fastapi_users_me" in rounds
+            else None
         ),
         "health_probe_idle": asdict(idle),
         "health_probe_under_login": asdict(busy),
@@ -547,7 +612,8 @@ def print_backend(result: dict[str, object]) -> None:
     print(
         f"\n== {result['backend']} ({t['health']['tool']}, "
         f"{t['health']['connections']} connections, "
-        f"{t['health']['seconds']:g} s each)"
+        f"{t['health']['seconds']:g} s each in {result['rounds']} "
+        "interleaved rounds; medians)"
     )
     for key, label in (
         ("health", "GET /health (no session)"),
@@ -558,9 +624,11 @@ def print_backend(result: dict[str, object]) -> None:
         if key not in t:
             continue
         row = t[key]
+        cpu = row["server_cpu_us"]
         print(
             f"  {label:44} {row['rps']:9.0f} req/s  "
             f"p50 {row['p50_ms']:6.2f} ms  p99 {row['p99_ms']:6.2f} ms"
+            + (f"  {cpu:5.0f} us CPU" if cpu else "")
             + (f"  errors {row['errors']}" if row["errors"] else ""),
         )
     print(
@@ -572,6 +640,17 @@ def print_backend(result: dict[str, object]) -> None:
             else ""
         )
     )
+    cpu_ratios = result["cpu_ratios"]
+    assert isinstance(cpu_ratios, dict)
+    if "orm_me" in cpu_ratios:
+        print(
+            "  server CPU per request, relative to /me: "
+            + "   ".join(
+                f"{key} {value:.2f}x"
+                for key, value in cpu_ratios.items()
+                if key != "me"
+            ),
+        )
     print(
         f"  /health p99, paced probe: idle {idle['p99_ms']:.2f} ms, "
         f"under login load {busy['p99_ms']:.2f} ms "
@@ -593,6 +672,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="split each route's duration into this many interleaved runs",
+    )
     parser.add_argument("--login-connections", type=int, default=16)
     parser.add_argument(
         "--postgres",

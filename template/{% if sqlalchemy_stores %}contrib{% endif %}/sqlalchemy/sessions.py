@@ -7,14 +7,16 @@ a session of a deactivated user (``is_active`` false, however it was
 set) stops working on its next request.
 """
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import RowMapping, bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ...identity import IdentityId
 from ...session import Session, SessionStore
-from .engines import for_reads, prepare
+from .engines import DriverSelect, for_reads, prepare
 from .tables import IP_ADDRESS_LENGTH, USER_AGENT_LENGTH, sessions, users
 
 _COLUMNS = (
@@ -43,6 +45,7 @@ class SQLAlchemySessionStore(SessionStore):
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = prepare(engine)
         self._reader = for_reads(engine)
+        self._by_token_hash = DriverSelect(engine, _BY_TOKEN_HASH)
 
     async def create(self, session: Session, token_hash: str) -> None:
         statement = insert(sessions).values(
@@ -60,12 +63,7 @@ class SQLAlchemySessionStore(SessionStore):
             await connection.execute(statement)
 
     async def get_by_token_hash(self, token_hash: str) -> Session | None:
-        async with self._reader.connect() as connection:
-            result = await connection.execute(
-                _BY_TOKEN_HASH,
-                {"token_hash": token_hash},
-            )
-            row = result.mappings().first()
+        row = await self._by_token_hash.first(token_hash=token_hash)
         return None if row is None else _session(row)
 
     async def touch(self, session_id: str, seen_at: datetime) -> None:
@@ -138,7 +136,7 @@ def _clip(value: str | None, length: int) -> str | None:
     return None if value is None else value[:length]
 
 
-def _session(row: RowMapping) -> Session:
+def _session(row: Mapping[str, Any]) -> Session:
     return Session(
         id=row["id"],
         identity_id=row["identity_id"],
