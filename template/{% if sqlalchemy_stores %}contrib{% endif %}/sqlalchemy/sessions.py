@@ -11,7 +11,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import (
+    RowMapping,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ...identity import IdentityId
@@ -136,7 +143,7 @@ def _clip(value: str | None, length: int) -> str | None:
     return None if value is None else value[:length]
 
 
-def _session(row: Mapping[str, Any]) -> Session:
+def _session(row: RowMapping | Mapping[str, Any]) -> Session:
     return Session(
         id=row["id"],
         identity_id=row["identity_id"],
