@@ -316,8 +316,7 @@ def test_the_schema_check_catches_a_drifted_type(
     session_info = source.index("export interface SessionInfo {")
     assert source.index(field, session_info) < source.index("}", session_info)
     types.write_text(
-        source[:session_info]
-        + source[session_info:].replace(field, drift, 1),
+        source[:session_info] + source[session_info:].replace(field, drift, 1),
     )
 
     result = subprocess.run(
