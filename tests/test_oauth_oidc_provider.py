@@ -9,8 +9,9 @@ meaningful: key rotation between logins, discovery issuer mismatch, the
 RFC 9207 ``iss`` parameter, replayed state, a callback finished in
 another browser, step-up through the provider (``prompt=login``,
 ``max_age=0``, ``auth_time``), and Back-Channel Logout: ending the session
-at the provider ends the app's session signed in through it (the app is
-served by uvicorn for the provider to post the logout token to).
+at the provider ends the app's session signed in through it, also one
+made only after a TOTP code (the app is served by uvicorn for the
+provider to post the logout token to).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
+import pyotp
 import pytest
 from joserfc.jwk import RSAKey
 
@@ -42,6 +44,7 @@ pytestmark = pytest.mark.anyio
 OP_DIR = Path(__file__).parent / "oidc_provider"
 PACKAGE = "e2e_oauth"
 BASE_URL = "http://127.0.0.1:8000"
+SAME_ORIGIN = {"Origin": BASE_URL}
 CLIENT_ID = "aegistry-e2e"
 CLIENT_SECRET = "aegistry-e2e-secret-0123456789"  # noqa: S105
 SECRET_KEY = "end-to-end-secret-key-with-at-least-32-bytes"  # noqa: S105
@@ -142,7 +145,7 @@ def package(
         {
             "package_name": PACKAGE,
             "oauth_providers": ["google", "oidc"],
-            "factors": ["password"],
+            "factors": ["password", "totp"],
         },
     )
     sys.path.insert(0, str(base))
@@ -305,15 +308,23 @@ async def sign_in(
     browser: httpx.AsyncClient,
     provider: str = "oidc",
     login: str = "alice",
+    at_op: httpx.AsyncClient | None = None,
     **params: str,
 ) -> tuple[httpx.Response, dict[str, str]]:
-    """A round trip through the provider: authorize, log in, callback."""
+    """A round trip through the provider: authorize, log in, callback.
+
+    ``at_op`` is the browser's side at the provider (a new one if none).
+    """
     start = await browser.get(
         f"/auth/oauth/{provider}/authorize",
         params={"return_to": "/home", **params},
     )
     assert start.status_code == 303, start.text
-    callback = await log_in_at_provider(start.headers["location"], login)
+    callback = await log_in_at_provider(
+        start.headers["location"],
+        login,
+        at_op,
+    )
     response = await browser.get(
         f"/auth/oauth/{provider}/callback",
         params=callback,
@@ -503,14 +514,26 @@ async def end_session_at_provider(
     assert done.status_code in {302, 303}, done.text
 
 
-async def test_back_channel_logout_ends_the_session_signed_in_there(
+@pytest.fixture
+async def served(
     package: ModuleType,
     engine: Any,
     op: OpenIDProvider,
-) -> None:
+) -> AsyncIterator[App]:
+    """The app, on the port the provider posts logout tokens to."""
     async with (
         app_for(package, engine, op) as app,
         serving(app.app, op.rp_port),
+    ):
+        yield app
+
+
+async def test_back_channel_logout_ends_the_session_signed_in_there(
+    served: App,
+    op: OpenIDProvider,
+) -> None:
+    app = served
+    async with (
         app.browser() as browser,
         app.browser() as other_browser,
         httpx.AsyncClient() as at_op,
@@ -518,15 +541,11 @@ async def test_back_channel_logout_ends_the_session_signed_in_there(
     ):
         # The same person, signed in twice through two provider sessions.
         for rp, op_browser in ((browser, at_op), (other_browser, other_at_op)):
-            start = await rp.get("/auth/oauth/oidc/authorize")
-            callback = await log_in_at_provider(
-                start.headers["location"],
-                "carol",
-                op_browser,
-            )
-            response = await rp.get(
-                "/auth/oauth/oidc/callback",
-                params=callback,
+            response, _ = await sign_in(
+                app,
+                rp,
+                login="carol",
+                at_op=op_browser,
             )
             assert response.status_code == 303, response.text
             assert (await rp.get("/auth/session")).status_code == 200
@@ -539,3 +558,41 @@ async def test_back_channel_logout_ends_the_session_signed_in_there(
         assert any(
             event.details.get("scope") == "provider_logout" for event in events
         )
+
+
+async def test_back_channel_logout_after_a_second_factor(
+    served: App,
+    op: OpenIDProvider,
+) -> None:
+    app = served
+    async with (
+        app.browser() as first,
+        app.browser() as browser,
+        httpx.AsyncClient() as at_op,
+    ):
+        response, _ = await sign_in(app, first, login="dave")
+        assert response.status_code == 303, response.text
+        enrolled = await first.post("/auth/totp/enroll", headers=SAME_ORIGIN)
+        assert enrolled.status_code == 200, enrolled.text
+        totp = pyotp.TOTP(enrolled.json()["secret"])
+        confirmed = await first.post(
+            "/auth/totp/confirm",
+            json={"code": totp.at(app.clock.now())},
+            headers=SAME_ORIGIN,
+        )
+        assert confirmed.status_code == 204, confirmed.text
+        # Another browser: the provider, then the TOTP step.
+        response, _ = await sign_in(app, browser, login="dave", at_op=at_op)
+        assert response.status_code == 303, response.text
+        assert (await browser.get("/auth/session")).status_code == 401
+        app.clock.advance(timedelta(seconds=30))
+        done = await browser.post(
+            "/auth/totp/verify",
+            json={"code": totp.at(app.clock.now())},
+            headers=SAME_ORIGIN,
+        )
+        assert done.status_code == 200, done.text
+        await end_session_at_provider(op, at_op)
+        # The provider's logout token named that session (sid).
+        assert (await browser.get("/auth/session")).status_code == 401
+        assert (await first.get("/auth/session")).status_code == 200

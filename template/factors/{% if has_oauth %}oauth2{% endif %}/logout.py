@@ -17,8 +17,17 @@ asks, and stricter:
   token is too old to be accepted anyway.
 
 A token naming ``sid`` ends the sessions signed in through that provider
-session (recorded at sign-in); one with only ``sub`` ends every session
-of the identity that provider account is linked to.
+session; one with only ``sub`` ends every session of the identity that
+provider account is linked to.
+
+The ``sid`` is held from the provider's callback until the sign-in
+becomes a session, which may be only after a second factor: it is kept
+*pending* under the sign-in's token hash, and moved onto the new session
+(in one transaction) when the session is created. A logout token that
+arrives meanwhile marks the pending ``sid`` as ended, and the session
+made from it is revoked at once: signing out at the provider wins
+whichever of the two comes first. A sign-in that never completes leaves
+its pending ``sid`` to expire with it.
 """
 
 from abc import ABC, abstractmethod
@@ -28,12 +37,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ...authentication_session import AuthenticationSession
 from ...clock import Clock
 from ...crypto import TokenHasher
-from ...exceptions import SessionNotFound
+from ...exceptions import AuthenticationSessionInvalid, SessionNotFound
 from ...identity import IdentityId
-from ...session import SessionService
-from .accounts import LinkedAccountStore
+from ...session import Session, SessionService
+from .accounts import LinkedAccountStore, OAuthFactor
 from .base import OAuthProvider, ProviderAccount
 from .errors import (
     OAuthIdTokenInvalid,
@@ -95,6 +105,50 @@ class ProviderSessionStore(ABC):
     async def find(self, provider: str, sid: str) -> list[ProviderSession]:
         """The sessions recorded for the provider's ``sid``."""
 
+    @abstractmethod
+    async def record_pending(
+        self,
+        sign_in_hash: str,
+        provider: str,
+        subject: str,
+        sid: str,
+        *,
+        expires_at: datetime,
+        now: datetime,
+    ) -> None:
+        """Hold the ``sid`` of a sign-in that is not a session yet.
+
+        Kept until ``expires_at`` (the sign-in's own expiry) or until
+        :meth:`promote` takes it; ones expired by ``now`` may be
+        forgotten.
+        """
+
+    @abstractmethod
+    async def promote(
+        self,
+        sign_in_hash: str,
+        session_id: str,
+    ) -> bool:
+        """Move a sign-in's pending ``sid`` onto its new session.
+
+        Atomic: taking the pending ``sid`` and recording it for the
+        session are one transaction. ``False`` if a logout token ended
+        that ``sid`` while it was pending; ``True`` otherwise, also if
+        none was held.
+        """
+
+    @abstractmethod
+    async def end_pending(
+        self,
+        provider: str,
+        sid: str | None,
+        subject: str | None,
+    ) -> None:
+        """Mark the pending ``sid``s a logout token names as ended.
+
+        Those with ``sid`` (if given) of ``subject`` (if given).
+        """
+
 
 class LogoutTokenStore(ABC):
     """The logout tokens already used, by keyed hash of their ``jti``."""
@@ -147,6 +201,47 @@ class BackChannelLogout:
                 account.sid,
             )
 
+    async def remember_pending(
+        self,
+        sign_in: AuthenticationSession,
+        account: ProviderAccount,
+    ) -> None:
+        """Hold the provider session of a sign-in until it is a session.
+
+        Call it once the provider's account has advanced ``sign_in``,
+        before the sign-in is concluded; :meth:`promote` then moves it
+        onto the session, after a second factor if one is needed.
+        """
+        if account.sid is not None:
+            await self._provider_sessions.record_pending(
+                sign_in.token_hash,
+                account.provider,
+                account.subject,
+                account.sid,
+                expires_at=sign_in.expires_at,
+                now=self._clock.now(),
+            )
+
+    async def promote(
+        self,
+        sign_in: AuthenticationSession,
+        session: Session,
+    ) -> None:
+        """Record the pending provider session of the session just made.
+
+        If a logout token ended it meanwhile, the session is revoked and
+        the sign-in fails (``authentication_session_invalid``).
+        """
+        if OAuthFactor.id not in sign_in.completed:
+            return
+        if not await self._provider_sessions.promote(
+            sign_in.token_hash,
+            session.id,
+        ):
+            with suppress(SessionNotFound):
+                await self._sessions.revoke(session.identity_id, session.id)
+            raise AuthenticationSessionInvalid
+
     async def log_out(
         self,
         provider: OAuthProvider,
@@ -198,6 +293,13 @@ class BackChannelLogout:
         of the identity the account is linked to.
         """
         ended: dict[IdentityId, int] = {}
+        # Pending ones first: a sign-in promoted after this is revoked,
+        # one promoted before it is found below.
+        await self._provider_sessions.end_pending(
+            token.provider,
+            token.sid,
+            token.subject,
+        )
         if token.sid is not None:
             for found in await self._provider_sessions.find(
                 token.provider,
